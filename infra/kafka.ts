@@ -1,0 +1,30 @@
+import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
+import { config } from '../config';
+
+function sasl(): SASLOptions | undefined {
+  const env = config();
+  if (!env.KAFKA_SASL_MECHANISM) return undefined;
+  const credentials = { username: env.KAFKA_SASL_USERNAME ?? '', password: env.KAFKA_SASL_PASSWORD ?? '' };
+  switch (env.KAFKA_SASL_MECHANISM) {
+    case 'plain':
+      return { mechanism: 'plain', ...credentials };
+    case 'scram-sha-256':
+      return { mechanism: 'scram-sha-256', ...credentials };
+    case 'scram-sha-512':
+      return { mechanism: 'scram-sha-512', ...credentials };
+  }
+}
+
+/** The one way to build a Kafka client: brokers, TLS and SASL come from the environment. */
+export function createKafka(clientIdSuffix?: string, overrides: Partial<KafkaConfig> = {}): Kafka {
+  const env = config();
+  return new Kafka({
+    clientId: clientIdSuffix ? `${env.KAFKA_CLIENT_ID}-${clientIdSuffix}` : env.KAFKA_CLIENT_ID,
+    brokers: env.KAFKA_BROKERS,
+    ssl: env.KAFKA_SSL || undefined,
+    sasl: sasl(),
+    logLevel: logLevel.WARN,
+    retry: { initialRetryTime: 200, retries: 8 },
+    ...overrides,
+  });
+}

@@ -1,0 +1,68 @@
+/**
+ * Runs every process of the system under one supervisor: prefixed logs, restarts on crash, and a
+ * graceful stop on SIGINT/SIGTERM. The stack itself is brought up by stack/up.sh before this runs.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import readline from 'node:readline';
+import { config } from '../config';
+
+interface ProcessSpec {
+  name: string;
+  entrypoint: string;
+}
+
+/** Each long-running process of the system; they grow with the workers in workers/. */
+export const PROCESSES: ProcessSpec[] = [];
+
+const REPO_DIR = path.resolve(__dirname, '..');
+const TSX = path.join(REPO_DIR, 'node_modules', '.bin', 'tsx');
+const children = new Map<string, ChildProcess>();
+let stopping = false;
+
+function prefixLines(name: string, stream: NodeJS.ReadableStream | null, out: NodeJS.WritableStream): void {
+  if (!stream) return;
+  readline.createInterface({ input: stream }).on('line', (line) => out.write(`[${name}] ${line}\n`));
+}
+
+function run(spec: ProcessSpec): void {
+  const child = spawn(TSX, [path.join(REPO_DIR, spec.entrypoint)], { cwd: REPO_DIR, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.set(spec.name, child);
+  prefixLines(spec.name, child.stdout, process.stdout);
+  prefixLines(spec.name, child.stderr, process.stderr);
+  child.on('exit', (code, signal) => {
+    children.delete(spec.name);
+    if (stopping) return;
+    console.error(`[supervisor] ${spec.name} exited (code ${code}, signal ${signal}); restarting in 1 s`);
+    setTimeout(() => run(spec), 1000);
+  });
+}
+
+function printWhereToLook(): void {
+  const env = config();
+  console.log(`
+Orders-on-Temporal is running.
+  Temporal Web UI     ${env.TEMPORAL_UI_URL}
+  RabbitMQ management http://127.0.0.1:15672 (guest/guest)
+  Stack health        npm run stack:status
+`);
+}
+
+function stop(): void {
+  if (stopping) return;
+  stopping = true;
+  console.error('[supervisor] stopping');
+  for (const child of children.values()) child.kill('SIGTERM');
+  const check = setInterval(() => {
+    if (children.size === 0) {
+      clearInterval(check);
+      process.exit(0);
+    }
+  }, 100);
+}
+
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
+for (const spec of PROCESSES) run(spec);
+printWhereToLook();
+if (PROCESSES.length === 0) process.exit(0);

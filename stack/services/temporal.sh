@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The Temporal dev server from the real `temporal` CLI (built once with go install), with its Web UI,
+# a SQLite file that survives restarts, and the project's custom search attributes.
+# Usage: temporal.sh up|down|status
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
+TEMPORAL_BIN_DIR="$ARTIFACT_DIR/temporal/$TEMPORAL_CLI_VERSION"
+TEMPORAL_BIN="$TEMPORAL_BIN_DIR/temporal"
+TEMPORAL_DATA="$STATE_DIR/temporal"
+TEMPORAL_LOG="$LOG_DIR/temporal.log"
+TEMPORAL_PID="$RUN_DIR/temporal.pid"
+TEMPORAL_NAMESPACE="${TEMPORAL_NAMESPACE:-default}"
+
+cli() { "$TEMPORAL_BIN" --address "127.0.0.1:$TEMPORAL_PORT" "$@"; }
+
+search_attributes_registered() {
+  local listed name
+  listed="$(cli operator search-attribute list --namespace "$TEMPORAL_NAMESPACE" 2>/dev/null)" || return 1
+  for pair in $TEMPORAL_SEARCH_ATTRIBUTES; do
+    name="${pair%%=*}"
+    grep -qw "$name" <<<"$listed" || return 1
+  done
+}
+
+healthy() {
+  [ -x "$TEMPORAL_BIN" ] && pid_alive "$TEMPORAL_PID" &&
+    cli operator cluster health 2>/dev/null | grep -q SERVING &&
+    curl -fsS -o /dev/null "http://127.0.0.1:$TEMPORAL_UI_PORT/"
+}
+
+build_cli() {
+  [ -x "$TEMPORAL_BIN" ] && return 0
+  command -v go >/dev/null 2>&1 || die "Go >= 1.25 is needed to build the temporal CLI"
+  log "building temporal CLI v$TEMPORAL_CLI_VERSION with go install (once; cached in $TEMPORAL_BIN_DIR)"
+  mkdir -p "$TEMPORAL_BIN_DIR"
+  GOBIN="$TEMPORAL_BIN_DIR" GOFLAGS=-trimpath go install "github.com/temporalio/cli/cmd/temporal@v$TEMPORAL_CLI_VERSION" \
+    >"$LOG_DIR/temporal-build.log" 2>&1 || die "go install of the temporal CLI failed" "$LOG_DIR/temporal-build.log"
+}
+
+up() {
+  if healthy && search_attributes_registered; then
+    log "temporal already running on $TEMPORAL_PORT (UI $TEMPORAL_UI_PORT)"
+    return 0
+  fi
+  build_cli
+  pid_alive "$TEMPORAL_PID" && stop_pid "$TEMPORAL_PID" temporal
+  mkdir -p "$TEMPORAL_DATA"
+  local sa_args=()
+  for pair in $TEMPORAL_SEARCH_ATTRIBUTES; do sa_args+=(--search-attribute "$pair"); done
+  log "starting temporal dev server on 127.0.0.1:$TEMPORAL_PORT, Web UI on http://127.0.0.1:$TEMPORAL_UI_PORT"
+  nohup "$TEMPORAL_BIN" server start-dev \
+    --ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT" \
+    --namespace "$TEMPORAL_NAMESPACE" \
+    --db-filename "$TEMPORAL_DATA/temporal.db" \
+    --sqlite-pragma journal_mode=WAL --sqlite-pragma synchronous=NORMAL \
+    --log-format json --log-level warn \
+    "${sa_args[@]}" >"$TEMPORAL_LOG" 2>&1 &
+  echo $! >"$TEMPORAL_PID"
+  wait_until 120 temporal healthy || die "temporal did not become healthy in 120 s" "$TEMPORAL_LOG"
+  wait_until 60 "temporal search attributes" search_attributes_registered \
+    || die "custom search attributes are not registered" "$TEMPORAL_LOG"
+}
+
+down() { stop_pid "$TEMPORAL_PID" temporal; }
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) healthy ;;
+  bin) echo "$TEMPORAL_BIN" ;;
+  *) die "usage: $0 up|down|status|bin" ;;
+esac
