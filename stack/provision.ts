@@ -16,9 +16,15 @@ async function createTopics(): Promise<void> {
       await admin.createTopics({ topics: missing, waitForLeaders: true });
       console.error(`[stack] created Kafka topics: ${missing.map((t) => t.topic).join(', ')}`);
     }
+    // Warm the group and transaction coordinators (their internal topics are created on first use),
+    // so the stack counts as up only when consumer groups and idempotent producers work.
+    await admin.describeGroups(['provision-warmup']);
   } finally {
     await admin.disconnect();
   }
+  const producer = createKafka('provision').producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  await producer.disconnect();
 }
 
 async function migrate(): Promise<void> {

@@ -41,7 +41,7 @@ up() {
 down() {
   if command -v rabbitmqctl >/dev/null 2>&1 && port_open "$RABBITMQ_PORT"; then
     rabbitmqctl stop >/dev/null 2>&1 || true
-    wait_until 30 "rabbitmq shutdown" bash -c "! (exec 3<>/dev/tcp/127.0.0.1/$RABBITMQ_PORT)" || true
+    wait_until 30 "rabbitmq (stopping)" bash -c "! (exec 3<>/dev/tcp/127.0.0.1/$RABBITMQ_PORT)" || true
     log "rabbitmq stopped"
   fi
 }
