@@ -1,5 +1,5 @@
-export { createKnex } from './postgres';
-export { createKafka } from './kafka';
+export { createKnex, createPgClient } from './postgres';
+export { createKafka, createIdempotentProducer } from './kafka';
 export { connectRabbitMq } from './rabbitmq';
 export { connectTemporalClient, temporalConnectionOptions } from './temporal';
 export { createLogger } from './logger';

@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
+import { Kafka, Partitioners, logLevel, type KafkaConfig, type Producer, type SASLOptions } from 'kafkajs';
 import { config } from '../config';
 
 function sasl(): SASLOptions | undefined {
@@ -26,5 +26,18 @@ export function createKafka(clientIdSuffix?: string, overrides: Partial<KafkaCon
     logLevel: logLevel.WARN,
     retry: { initialRetryTime: 200, retries: 8 },
     ...overrides,
+  });
+}
+
+/**
+ * An idempotent producer: kafkajs requires one request in flight for it, and unbounded retries so
+ * that a retry never reorders or duplicates. Keys are hashed with murmur2 like the Java client.
+ */
+export function createIdempotentProducer(kafka: Kafka): Producer {
+  return kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 5000 },
+    createPartitioner: Partitioners.DefaultPartitioner,
   });
 }

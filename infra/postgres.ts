@@ -1,4 +1,5 @@
 import knex, { type Knex } from 'knex';
+import { Client as PgClient } from 'pg';
 import { config } from '../config';
 
 export interface PostgresOptions {
@@ -24,5 +25,15 @@ export function createKnex(options: PostgresOptions = {}): Knex {
     },
     pool: { min: 0, max: options.poolMax ?? env.DATABASE_POOL_MAX },
     acquireConnectionTimeout: 10_000,
+  });
+}
+
+/** A dedicated connection outside the pool, for LISTEN (a pooled connection would lose its listeners). */
+export function createPgClient(applicationName: string): PgClient {
+  const env = config();
+  return new PgClient({
+    connectionString: env.DATABASE_URL,
+    ssl: env.DATABASE_SSL ? { rejectUnauthorized: true } : undefined,
+    application_name: applicationName,
   });
 }

@@ -2,7 +2,7 @@
  * What the running servers need from us before the app starts: Kafka topics and the database schema.
  * Run by stack/up.sh after every service is healthy; idempotent.
  */
-import { createKafka, createKnex } from '../infra';
+import { createIdempotentProducer, createKafka, createKnex } from '../infra';
 import { migrateToLatest } from '../infra/migrate';
 import { KAFKA_TOPIC_CONFIGS } from '../messaging/kafka-topics';
 
@@ -22,7 +22,7 @@ async function createTopics(): Promise<void> {
   } finally {
     await admin.disconnect();
   }
-  const producer = createKafka('provision').producer({ idempotent: true, maxInFlightRequests: 1 });
+  const producer = createIdempotentProducer(createKafka('provision'));
   await producer.connect();
   await producer.disconnect();
 }

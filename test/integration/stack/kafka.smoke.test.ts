@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Admin } from 'kafkajs';
-import { createKafka } from '../../../infra';
+import { createIdempotentProducer, createKafka } from '../../../infra';
 import { KAFKA_TOPICS } from '../../../messaging/kafka-topics';
 import { requireService } from '../../support/stack';
 
@@ -31,7 +31,7 @@ describe('Kafka (real KRaft broker)', () => {
   });
 
   it('delivers a produced message to a consumer group', async () => {
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    const producer = createIdempotentProducer(kafka);
     await producer.connect();
     await producer.send({ topic, acks: -1, messages: [{ key: 'order-1', value: 'hello kafka' }] });
     await producer.disconnect();
