@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
-import type { DatabaseError } from 'pg';
+import type { ClientBase as PgPoolClient, DatabaseError, QueryResultRow } from 'pg';
+import { AppendNotifier } from './notifier';
 import { ConcurrencyError, IdempotencyConflictError, InvalidEventError } from './errors';
 import type { EventRegistry } from './registry';
 import type {
@@ -41,7 +42,7 @@ export interface ReadAllResult {
 
 interface EventRow {
   global_position: string;
-  transaction_id: string;
+  transaction_id_text: string;
   stream_id: string;
   stream_type: string;
   stream_version: string;
@@ -53,8 +54,49 @@ interface EventRow {
   recorded_at: Date;
 }
 
-const EVENT_COLUMNS = `global_position, transaction_id::text AS transaction_id, stream_id, stream_type, stream_version,
+// transaction_id is read as text (xid8 has no JS type) under another name, so that ORDER BY
+// transaction_id still sorts by the xid8 column, not by its text.
+const EVENT_COLUMNS = `global_position, transaction_id::text AS transaction_id_text, stream_id, stream_type, stream_version,
   event_id, event_type, schema_version, data, metadata, recorded_at`;
+
+interface AppendRow extends QueryResultRow {
+  next_version: string;
+  first_position: string;
+  last_position: string;
+  duplicate: boolean;
+}
+
+const APPEND_SQL = {
+  name: 'event_store_append',
+  text: 'SELECT * FROM append_events($1, $2, $3, $4::uuid[], $5::text[], $6::int[], $7::jsonb[], $8::jsonb[])',
+};
+
+// Only rows whose writing transaction is older than every transaction still in flight: an event
+// that commits late is then delivered after the ones read before it, never skipped.
+const READ_ALL_SQL = {
+  name: 'event_store_read_all',
+  text: `SELECT ${EVENT_COLUMNS} FROM events
+          WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
+            AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+          ORDER BY transaction_id, global_position
+          LIMIT $3`,
+};
+
+const READ_CATEGORY_SQL = {
+  name: 'event_store_read_category',
+  text: `SELECT ${EVENT_COLUMNS} FROM events
+          WHERE stream_type = $4
+            AND (transaction_id, global_position) > ($1::xid8, $2::bigint)
+            AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+          ORDER BY transaction_id, global_position
+          LIMIT $3`,
+};
+
+/** The slice of knex's client that hands out raw pg connections. */
+interface PooledClient {
+  acquireConnection(): Promise<PgPoolClient>;
+  releaseConnection(connection: PgPoolClient): Promise<void>;
+}
 
 export function streamTypeOf(streamId: string): string {
   const dash = streamId.indexOf('-');
@@ -69,12 +111,22 @@ function isDatabaseError(err: unknown): err is DatabaseError {
  * The Postgres event store. Appends are one round trip to append_events() (see the migration), which
  * enforces every expected-version mode and idempotency atomically under the stream row's lock.
  */
+export interface EventStoreOptions {
+  maxEventBytes?: number;
+  /** Wake LISTENing subscribers after appends (default true). Off for a store bound to a transaction. */
+  notifyAppends?: boolean;
+}
+
 export class PostgresEventStore {
+  private readonly notifier: AppendNotifier | undefined;
+
   constructor(
     private readonly db: Knex,
     readonly registry: EventRegistry,
-    private readonly options: { maxEventBytes?: number } = {},
-  ) {}
+    private readonly options: EventStoreOptions = {},
+  ) {
+    this.notifier = options.notifyAppends === false ? undefined : new AppendNotifier(db);
+  }
 
   async append(streamId: string, events: readonly NewEvent[], options: AppendOptions): Promise<AppendResult> {
     validateStreamId(streamId);
@@ -82,9 +134,7 @@ export class PostgresEventStore {
     const streamType = options.streamType ?? streamTypeOf(streamId);
     const batch = prepareAppend(this.registry, events, this.options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES);
     try {
-      const { rows } = await this.db.raw<{
-        rows: { next_version: string; first_position: string; last_position: string; duplicate: boolean }[];
-      }>('SELECT * FROM append_events(?, ?, ?, ?::uuid[], ?::text[], ?::int[], ?::jsonb[], ?::jsonb[])', [
+      const rows = await this.query<AppendRow>(APPEND_SQL, [
         streamId,
         streamType,
         expected,
@@ -96,6 +146,7 @@ export class PostgresEventStore {
       ]);
       const row = rows[0];
       if (!row) throw new Error('append_events returned no row');
+      if (!row.duplicate) this.notifier?.notify(streamType);
       return {
         nextExpectedVersion: Number(row.next_version),
         firstPosition: BigInt(row.first_position),
@@ -104,6 +155,25 @@ export class PostgresEventStore {
       };
     } catch (err) {
       throw this.translate(err, streamId, options.expectedVersion);
+    }
+  }
+
+  /**
+   * Runs a hot-path statement as a named prepared statement on a pooled connection (parsed and
+   * planned once per connection). Inside a knex transaction it goes through the transaction.
+   */
+  private async query<Row extends QueryResultRow>(statement: { name: string; text: string }, values: unknown[]): Promise<Row[]> {
+    if ((this.db as Knex & { isTransaction?: boolean }).isTransaction) {
+      const result = await this.db.raw<{ rows: Row[] }>(statement.text.replace(/\$\d+/g, '?'), values as Knex.RawBinding[]);
+      return result.rows;
+    }
+    const client = this.db.client as PooledClient;
+    const connection = await client.acquireConnection();
+    try {
+      const result = await connection.query<Row>({ name: statement.name, text: statement.text, values });
+      return result.rows;
+    } finally {
+      await client.releaseConnection(connection);
     }
   }
 
@@ -152,19 +222,15 @@ export class PostgresEventStore {
     const limit = options.limit ?? 1000;
     if (!Number.isSafeInteger(limit) || limit < 1) throw new InvalidEventError('limit must be a positive integer');
     const { after } = options;
-    const category = options.streamType !== undefined ? 'AND stream_type = ?' : '';
-    const bindings: (string | number)[] = [after.transactionId.toString(), after.globalPosition.toString()];
-    if (options.streamType !== undefined) bindings.push(options.streamType);
-    bindings.push(limit);
-    const { rows } = await this.db.raw<{ rows: EventRow[] }>(
-      `SELECT ${EVENT_COLUMNS} FROM events
-        WHERE (transaction_id, global_position) > (?::xid8, ?::bigint)
-          AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-          ${category}
-        ORDER BY transaction_id, global_position
-        LIMIT ?`,
-      bindings,
-    );
+    const rows =
+      options.streamType === undefined
+        ? await this.query<EventRow>(READ_ALL_SQL, [after.transactionId.toString(), after.globalPosition.toString(), limit])
+        : await this.query<EventRow>(READ_CATEGORY_SQL, [
+            after.transactionId.toString(),
+            after.globalPosition.toString(),
+            limit,
+            options.streamType,
+          ]);
     const events = rows.map((row) => this.toStoredEvent(row));
     const last = events[events.length - 1];
     return {
@@ -185,7 +251,7 @@ export class PostgresEventStore {
     const { data, schemaVersion } = this.registry.upcast(row.event_type, row.schema_version, row.data);
     return {
       globalPosition: BigInt(row.global_position),
-      transactionId: BigInt(row.transaction_id),
+      transactionId: BigInt(row.transaction_id_text),
       streamId: row.stream_id,
       streamType: row.stream_type,
       streamVersion: Number(row.stream_version),

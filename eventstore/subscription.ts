@@ -1,8 +1,8 @@
 import type { Client as PgClient } from 'pg';
+import { NOTIFY_CHANNEL } from './notifier';
 import type { PostgresEventStore } from './postgres-event-store';
 import type { GlobalCheckpoint, StoredEvent } from './types';
 
-export const NOTIFY_CHANNEL = 'event_store';
 
 export interface SubscriptionOptions {
   /** Deliver events after this checkpoint. The subscriber owns and stores its checkpoint. */
@@ -27,7 +27,7 @@ export interface Subscription {
 
 /**
  * Catches up from a checkpoint, then follows the log: batched polling, woken early by LISTEN/NOTIFY
- * (the append function notifies on commit). Polling stays the source of truth, so a lost
+ * (the store notifies after appends commit). Polling stays the source of truth, so a lost
  * notification costs latency, never events.
  */
 export function subscribe(store: PostgresEventStore, listener: PgClient | undefined, options: SubscriptionOptions): Subscription {

@@ -66,8 +66,7 @@ export function prepareAppend(
     seen.add(eventId);
     if (typeof event.type !== 'string' || event.type === '') throw new InvalidEventError(`${label} needs a type`);
 
-    const data = serialise(`${label} data`, event.data);
-    const { data: parsed, schemaVersion } = registry.validateForAppend(event.type, JSON.parse(data));
+    const { data: parsed, schemaVersion } = registry.validateForAppend(event.type, event.data);
     const dataJson = serialise(`${label} data`, parsed);
     const metadataJson = serialise(`${label} metadata`, (event.metadata ?? {}) satisfies EventMetadata);
     const bytes = Buffer.byteLength(dataJson) + Buffer.byteLength(metadataJson);

@@ -89,28 +89,33 @@ export async function up(knex: Knex): Promise<void> {
          WHERE stream_id = p_stream_id AND version = p_expected::bigint RETURNING version - n INTO v_previous;
       END IF;
 
-      -- 2. Idempotency: are any of these event ids already stored? Checked after the lock, so a
-      --    concurrent identical append has committed by now and is seen.
-      SELECT count(*), count(*) FILTER (
-               WHERE e.stream_id = p_stream_id AND e.event_type = p.event_type AND e.data = p.data)
-        INTO v_known, v_matching
-        FROM unnest(p_event_ids, p_event_types, p_data) AS p(event_id, event_type, data)
-        JOIN events e ON e.event_id = p.event_id;
+      -- 2. Idempotency: are any of these event ids already stored? Checked under the lock, so a
+      --    concurrent identical append has committed by now and is seen. An exact or no_stream
+      --    append whose compare-and-set succeeded cannot be a retry of a committed one (that would
+      --    have moved the version), so the check is needed only when the CAS failed or the mode
+      --    does not pin a version.
+      IF v_previous IS NULL OR p_expected IN ('any', 'stream_exists') THEN
+        SELECT count(*), count(*) FILTER (
+                 WHERE e.stream_id = p_stream_id AND e.event_type = p.event_type AND e.data = p.data)
+          INTO v_known, v_matching
+          FROM unnest(p_event_ids, p_event_types, p_data) AS p(event_id, event_type, data)
+          JOIN events e ON e.event_id = p.event_id;
 
-      IF v_known > 0 THEN
-        IF v_known = n AND v_matching = n THEN
-          IF v_previous IS NOT NULL THEN
-            -- Undo our compare-and-set: nothing is written for a retried append.
-            UPDATE streams SET version = version - n WHERE stream_id = p_stream_id;
+        IF v_known > 0 THEN
+          IF v_known = n AND v_matching = n THEN
+            IF v_previous IS NOT NULL THEN
+              -- Undo our compare-and-set: nothing is written for a retried append.
+              UPDATE streams SET version = version - n WHERE stream_id = p_stream_id;
+            END IF;
+            RETURN QUERY
+              SELECT max(e.stream_version), min(e.global_position), max(e.global_position), true
+                FROM events e WHERE e.event_id = ANY (p_event_ids);
+            RETURN;
           END IF;
-          RETURN QUERY
-            SELECT max(e.stream_version), min(e.global_position), max(e.global_position), true
-              FROM events e WHERE e.event_id = ANY (p_event_ids);
-          RETURN;
+          RAISE EXCEPTION 'idempotency conflict on stream %: % of % event ids are already stored, % with the same content',
+            p_stream_id, v_known, n, v_matching
+            USING ERRCODE = 'ES422';
         END IF;
-        RAISE EXCEPTION 'idempotency conflict on stream %: % of % event ids are already stored, % with the same content',
-          p_stream_id, v_known, n, v_matching
-          USING ERRCODE = 'ES422';
       END IF;
 
       -- 3. The compare-and-set failed: report the actual version.
@@ -131,8 +136,8 @@ export async function up(knex: Knex): Promise<void> {
         RETURNING global_position
       )
       SELECT v_previous + n, min(i.global_position), max(i.global_position), false FROM inserted i;
-
-      PERFORM pg_notify('event_store', p_stream_type);
+      -- No NOTIFY here: it takes a database-wide lock at commit and serialises every appender.
+      -- The store coalesces notifications per process instead (eventstore/notifier.ts).
     END
     $fn$;
   `);

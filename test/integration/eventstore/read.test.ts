@@ -29,11 +29,11 @@ describe('event store reads (real Postgres)', () => {
 
   /** The checkpoint at the current end of the log, so a test sees only its own events. */
   async function checkpointAtHead(): Promise<GlobalCheckpoint> {
-    const { rows } = await db.raw<{ rows: { transaction_id: string; global_position: string }[] }>(
-      `SELECT transaction_id::text, global_position FROM events ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
+    const { rows } = await db.raw<{ rows: { txid: string; global_position: string }[] }>(
+      `SELECT transaction_id::text AS txid, global_position FROM events ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
     );
     const row = rows[0];
-    return row ? { transactionId: BigInt(row.transaction_id), globalPosition: BigInt(row.global_position) } : { transactionId: 0n, globalPosition: 0n };
+    return row ? { transactionId: BigInt(row.txid), globalPosition: BigInt(row.global_position) } : { transactionId: 0n, globalPosition: 0n };
   }
 
   async function readAllFrom(from: GlobalCheckpoint, streamIds: Set<string>): Promise<StoredEvent[]> {
@@ -55,7 +55,7 @@ describe('event store reads (real Postgres)', () => {
 
     // A takes its position first and stays open.
     const trxA = await db.transaction();
-    const a = await new PostgresEventStore(trxA as unknown as Knex, testRegistry()).append(streamA, [happened(1)], {
+    const a = await new PostgresEventStore(trxA as unknown as Knex, testRegistry(), { notifyAppends: false }).append(streamA, [happened(1)], {
       expectedVersion: 'no_stream',
     });
     // B takes a later position and commits.
@@ -69,6 +69,25 @@ describe('event store reads (real Postgres)', () => {
 
     const delivered = await readAllFrom(start, ours);
     expect(delivered.map((e) => e.streamId)).toEqual([streamA, streamB]);
+  });
+
+  it('orders the global log by transaction id as a number, not as text', async () => {
+    const category = `Order${randomUUID().slice(0, 8)}`;
+    // Transaction ids 9 and 10 sort the other way round as text.
+    for (const [txid, n] of [['10', 2], ['9', 1]] as const) {
+      await db('events').insert({
+        transaction_id: txid,
+        stream_id: `${category}-${n}`,
+        stream_type: category,
+        stream_version: 1,
+        event_id: randomUUID(),
+        event_type: 'ThingHappened',
+        schema_version: 1,
+        data: JSON.stringify({ n }),
+      });
+    }
+    const page = await store.readAll({ after: { transactionId: 0n, globalPosition: 0n }, streamType: category });
+    expect(page.events.map((e) => e.transactionId)).toEqual([9n, 10n]);
   });
 
   it('reads one category only', async () => {

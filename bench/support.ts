@@ -1,0 +1,42 @@
+import type { Knex } from 'knex';
+import knex from 'knex';
+import { config } from '../config';
+import { createKnex } from '../infra';
+import { migrateToLatest } from '../infra/migrate';
+
+/** A fresh, migrated database beside the app's, so a benchmark measures only its own rows. */
+export async function freshBenchDatabase(name: string, poolMax: number): Promise<Knex> {
+  const admin = createKnex({ poolMax: 1, applicationName: 'bench-admin' });
+  await admin.raw(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  await admin.raw(`CREATE DATABASE "${name}"`);
+  await admin.destroy();
+  const url = new URL(config().DATABASE_URL);
+  url.pathname = `/${name}`;
+  const db = knex({
+    client: 'pg',
+    connection: { connectionString: url.toString(), application_name: 'bench' },
+    pool: { min: poolMax, max: poolMax },
+  });
+  await migrateToLatest(db);
+  return db;
+}
+
+/** Runs `work(i)` for i in [0, total) on `concurrency` workers; returns items per second. */
+export async function throughput(total: number, concurrency: number, work: (i: number, worker: number) => Promise<void>): Promise<number> {
+  let next = 0;
+  const started = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, worker) => {
+      for (let i = next++; i < total; i = next++) await work(i, worker);
+    }),
+  );
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  return total / seconds;
+}
+
+export const round = (n: number, digits = 2): number => Number(n.toFixed(digits));
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+}
