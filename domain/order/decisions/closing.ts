@@ -1,0 +1,54 @@
+import { CannotCancelError, InvalidTransitionError } from '../../errors';
+import type { OrderCommandData } from '../commands';
+import { DRAFT_EXPIRED_REASON, type OrderEvent } from '../events';
+import type { OrderState, OrderStatus } from '../state';
+import { checkFailedStep, checkReason, checkTimestamp } from '../validate';
+import { existingOrder } from './guards';
+
+/** Rules that end an order early: cancelling it and failing it. */
+
+// Once a shipment exists the goods are on their way, so the order can no longer simply be called off.
+const WHY_NOT_CANCELLABLE: Partial<Record<OrderStatus, string>> = {
+  shipment_created: 'it has already been handed to the carrier',
+  confirmed: 'it is already confirmed',
+  delivered: 'it has already been delivered',
+  failed: 'it has already failed',
+};
+
+const FAILABLE: readonly OrderStatus[] = [
+  'submitted',
+  'inventory_reserved',
+  'payment_captured',
+  'shipment_created',
+  'compensating',
+];
+
+export function cancelOrder(command: OrderCommandData<'CancelOrder'>, state: OrderState): OrderEvent[] {
+  const order = existingOrder(state);
+  if (order.status === 'cancelled') return [];
+  const why = WHY_NOT_CANCELLABLE[order.status];
+  if (why !== undefined) throw new CannotCancelError(order.orderId, order.status, why);
+  const { reason, now } = command;
+  checkReason(reason);
+  checkTimestamp('now', now);
+  // The expiry timer can race a submit; an order that left the draft status has not expired.
+  if (reason === DRAFT_EXPIRED_REASON && order.status !== 'draft') {
+    throw new CannotCancelError(order.orderId, order.status, `only a draft can expire, and it is ${order.status}`);
+  }
+  return [{ type: 'OrderCancelled', data: { orderId: order.orderId, reason, cancelledAt: now } }];
+}
+
+export function failOrder(command: OrderCommandData<'FailOrder'>, state: OrderState): OrderEvent[] {
+  const order = existingOrder(state);
+  if (order.status === 'failed') return [];
+  if (!FAILABLE.includes(order.status)) {
+    const why =
+      order.status === 'draft' ? `order ${order.orderId} is a draft, and only a submitted order can fail` : undefined;
+    throw new InvalidTransitionError(order.orderId, order.status, 'fail the order', why);
+  }
+  const { reason, failedStep, now } = command;
+  checkReason(reason);
+  checkFailedStep(failedStep);
+  checkTimestamp('now', now);
+  return [{ type: 'OrderFailed', data: { orderId: order.orderId, reason, failedStep, failedAt: now } }];
+}
