@@ -6,6 +6,9 @@ export type SagaStep = (typeof SAGA_STEPS)[number];
 export const COMPENSABLE_STEPS = ['inventory', 'payment', 'shipment'] as const satisfies readonly SagaStep[];
 export type CompensableStep = (typeof COMPENSABLE_STEPS)[number];
 
-/** Where a saga can fail: one of its steps, or while undoing them. */
-export const FAILED_STEPS = [...SAGA_STEPS, 'compensation'] as const;
+/**
+ * Where a saga can fail: one of its steps, the wait for delivery (the carrier never confirmed it), or
+ * while undoing them.
+ */
+export const FAILED_STEPS = [...SAGA_STEPS, 'delivery', 'compensation'] as const;
 export type FailedStep = (typeof FAILED_STEPS)[number];

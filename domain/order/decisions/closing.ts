@@ -41,12 +41,14 @@ export function cancelOrder(command: OrderCommandData<'CancelOrder'>, state: Ord
 export function failOrder(command: OrderCommandData<'FailOrder'>, state: OrderState): OrderEvent[] {
   const order = existingOrder(state);
   if (order.status === 'failed') return [];
-  if (!FAILABLE.includes(order.status)) {
+  const { reason, failedStep, now } = command;
+  // A confirmed order can still fail in one way: its delivery never happened (a lost parcel).
+  const lostInDelivery = order.status === 'confirmed' && failedStep === 'delivery';
+  if (!FAILABLE.includes(order.status) && !lostInDelivery) {
     const why =
       order.status === 'draft' ? `order ${order.orderId} is a draft, and only a submitted order can fail` : undefined;
     throw new InvalidTransitionError(order.orderId, order.status, 'fail the order', why);
   }
-  const { reason, failedStep, now } = command;
   checkReason(reason);
   checkFailedStep(failedStep);
   checkTimestamp('now', now);

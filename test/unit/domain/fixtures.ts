@@ -1,4 +1,4 @@
-import type { Money, OrderEvent } from '../../../domain';
+import type { FailedStep, Money, OrderEvent } from '../../../domain';
 
 export const ORDER_ID = 'order-1';
 export const CUSTOMER_ID = 'customer-1';
@@ -84,6 +84,6 @@ export function cancelled(reason = 'customer_request'): OrderEvent {
   return { type: 'OrderCancelled', data: { orderId: ORDER_ID, reason, cancelledAt: T2 } };
 }
 
-export function failed(reason = 'card declined', failedStep: 'payment' | 'shipment' = 'payment'): OrderEvent {
+export function failed(reason = 'card declined', failedStep: FailedStep = 'payment'): OrderEvent {
   return { type: 'OrderFailed', data: { orderId: ORDER_ID, reason, failedStep, failedAt: T2 } };
 }

@@ -172,6 +172,17 @@ describe('failing', () => {
     given(history).when(fail()).thenThrows('INVALID_TRANSITION');
   });
 
+  it('fails a confirmed order whose delivery never happened, and then lets it be compensated', () => {
+    given(confirmed).when(fail('no delivery in time', 'delivery')).then([failed('no delivery in time', 'delivery')]);
+    given([...confirmed, failed('no delivery in time', 'delivery')])
+      .when(cancelShipment('ship-1', 'delivery_timeout'))
+      .then([shipmentCancelled('delivery_timeout')]);
+  });
+
+  it('refuses to fail a confirmed order for any other step', () => {
+    given(confirmed).when(fail('x', 'payment')).thenThrows('INVALID_TRANSITION');
+  });
+
   it('refuses an unknown step', () => {
     given(submitted)
       .when({ type: 'FailOrder', data: { reason: 'x', failedStep: 'billing' as FailedStep, now: T2 } })
