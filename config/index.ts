@@ -45,6 +45,9 @@ const EnvSchema = z.object({
   KAFKA_SASL_USERNAME: z.string().optional(),
   KAFKA_SASL_PASSWORD: z.string().optional(),
 
+  // A stand-in for a slow card network, so tests and demos can kill a worker mid-capture. 0 normally.
+  PAYMENTS_CAPTURE_DELAY_MS: z.coerce.number().int().min(0).default(0),
+
   API_PORT: port.default(3000),
   API_HOST: z.string().min(1).default('127.0.0.1'),
 });

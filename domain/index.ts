@@ -25,3 +25,4 @@ export type { SagaProgress } from './order/saga';
 export { SAGA_STEPS, COMPENSABLE_STEPS, FAILED_STEPS } from './order/steps';
 export type { SagaStep, CompensableStep, FailedStep } from './order/steps';
 export { MAX_QUANTITY_PER_SKU } from './order/validate';
+export { MAX_REASON_LENGTH } from './order/fields';

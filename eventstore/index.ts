@@ -7,3 +7,4 @@ export { subscribe, listenForAppends, type Subscription, type SubscriptionOption
 export { loadCheckpoint, saveCheckpoint } from './checkpoints';
 export { AggregateRepository, type AggregateDefinition, type DomainEvent, type LoadedAggregate } from './aggregate';
 export { DEFAULT_MAX_EVENT_BYTES } from './validation';
+export { deterministicEventId } from './event-ids';

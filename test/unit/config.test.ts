@@ -40,3 +40,12 @@ describe('configuration', () => {
     expect(() => parseConfig({ KAFKA_SASL_MECHANISM: 'plain' })).toThrow(/KAFKA_SASL_USERNAME/);
   });
 });
+
+describe('payment capture delay', () => {
+  it('defaults to none and takes whole milliseconds only', () => {
+    expect(parseConfig({}).PAYMENTS_CAPTURE_DELAY_MS).toBe(0);
+    expect(parseConfig({ PAYMENTS_CAPTURE_DELAY_MS: '2500' }).PAYMENTS_CAPTURE_DELAY_MS).toBe(2500);
+    expect(() => parseConfig({ PAYMENTS_CAPTURE_DELAY_MS: 'soon' })).toThrow(/PAYMENTS_CAPTURE_DELAY_MS/);
+    expect(() => parseConfig({ PAYMENTS_CAPTURE_DELAY_MS: '-1' })).toThrow(/PAYMENTS_CAPTURE_DELAY_MS/);
+  });
+});

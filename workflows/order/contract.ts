@@ -1,0 +1,65 @@
+/**
+ * How the outside world talks to an order workflow: its id, input, updates, signals and queries.
+ * Clients (the API, tests, tools) import this module; it holds no workflow logic.
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { Money, OrderState, OrderStatus, SagaProgress } from '../../domain';
+
+export const ORDER_WORKFLOW_TYPE = 'orderWorkflow';
+
+export const orderWorkflowId = (orderId: string): string => `order-${orderId}`;
+
+export interface OrderWorkflowInput {
+  orderId: string;
+  customerId: string;
+  currency: string;
+  /** How long an unsubmitted draft lives (ms); default 24 h. */
+  draftTtlMs?: number;
+  /** How long to wait for the carrier's delivery signal after confirmation (ms); default 14 days. */
+  deliveryTimeoutMs?: number;
+  /** Carried into every event's metadata. */
+  correlationId?: string;
+}
+
+/** What every command answers with: the order as it stands and its stream version (for read-your-writes). */
+export interface OrderSnapshot {
+  orderId: string;
+  status: OrderStatus;
+  version: number;
+  total: Money | null;
+  items: { sku: string; quantity: number; unitPrice: Money }[];
+}
+
+export interface OrderOutcome extends OrderSnapshot {
+  failure: { reason: string; step: string } | null;
+  cancellationReason: string | null;
+}
+
+export interface AddItemInput {
+  sku: string;
+  quantity: number;
+}
+
+export interface RemoveItemInput {
+  sku: string;
+}
+
+export interface CancelOrderInput {
+  reason?: string;
+}
+
+export interface DeliveredInput {
+  deliveredAt?: string;
+}
+
+// Draft phase: updates with validators, so invalid input is rejected before it reaches history.
+export const addItemUpdate = defineUpdate<OrderSnapshot, [AddItemInput]>('addItem');
+export const removeItemUpdate = defineUpdate<OrderSnapshot, [RemoveItemInput]>('removeItem');
+export const submitOrderUpdate = defineUpdate<OrderSnapshot, []>('submitOrder');
+
+export const cancelOrderSignal = defineSignal<[CancelOrderInput]>('cancelOrder');
+/** The carrier's signal that the parcel arrived. */
+export const orderDeliveredSignal = defineSignal<[DeliveredInput]>('orderDelivered');
+
+export const getOrderQuery = defineQuery<OrderState>('getOrder');
+export const getSagaProgressQuery = defineQuery<SagaProgress>('getSagaProgress');

@@ -1,0 +1,83 @@
+import { proxyActivities, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
+import type { EventMetadata } from '../../eventstore/types';
+import type { OrderEventActivities } from '../../activities/order-events';
+import { decide, evolve, initialOrderState, money, type OrderCommand, type OrderState } from '../../domain';
+import { CustomerIdKey, OrderStatusKey, OrderTotalKey } from '../search-attributes';
+import { TASK_QUEUES } from '../task-queues';
+
+const { appendOrderEvents } = proxyActivities<OrderEventActivities>({
+  taskQueue: TASK_QUEUES.orders,
+  startToCloseTimeout: '10s',
+  // The store must eventually take the events; conflicts and invalid events fail non-retryably.
+  retry: { initialInterval: '200ms', maximumInterval: '5s' },
+});
+
+/**
+ * The workflow's view of its order: the domain decides each command's events, an activity appends
+ * them (the workflow is the stream's only writer), and the state evolves from them.
+ *
+ * Commands are decided at once, in call order, against the state after every command recorded so
+ * far, so update validators see what is already decided (e.g. the creation, while its append is still
+ * in flight); the appends then follow one after another, each expecting the version before it.
+ */
+export class OrderLedger {
+  private decided: OrderState = initialOrderState;
+  private persistedVersion = 0;
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly orderId: string,
+    private readonly metadata: EventMetadata,
+  ) {}
+
+  /** The order with every recorded command applied. */
+  get state(): OrderState {
+    return this.decided;
+  }
+
+  /** The stream version the event store holds so far. */
+  get version(): number {
+    return this.persistedVersion;
+  }
+
+  /** Applies the rules without recording anything: for update validators. Throws on a violation. */
+  check(command: OrderCommand): void {
+    decide(command, this.decided);
+  }
+
+  /**
+   * Decides now (throwing a rule violation at once), then resolves, once the events are stored, to the
+   * order as this command left it.
+   */
+  record(command: OrderCommand): Promise<OrderState> {
+    const events = decide(command, this.decided);
+    const expectedVersion = this.decided.version;
+    this.decided = events.reduce(evolve, this.decided);
+    const stored = this.decided;
+    const run = this.tail.then(async () => {
+      if (events.length === 0) return stored;
+      await appendOrderEvents({
+        orderId: this.orderId,
+        expectedVersion,
+        events,
+        metadata: { ...this.metadata, causationId: command.type },
+      });
+      this.persistedVersion = stored.version;
+      publishState(stored);
+      return stored;
+    });
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+}
+
+/** Search attributes (for the Web UI's filters) and a readable summary of where the order stands. */
+function publishState(state: OrderState): void {
+  const { status, customerId, total } = state;
+  upsertSearchAttributes([
+    { key: OrderStatusKey, value: status },
+    ...(customerId ? [{ key: CustomerIdKey, value: customerId }] : []),
+    ...(total ? [{ key: OrderTotalKey, value: total.amountMinor / 10 ** money.minorUnitDigits(total.currency) }] : []),
+  ]);
+  setCurrentDetails(`**${status}**${total ? ` · ${money.format(total)}` : ''} · stream version ${state.version}`);
+}

@@ -1,0 +1,50 @@
+import { proxyActivities } from '@temporalio/workflow';
+import type {
+  InventoryActivities,
+  NotificationActivities,
+  PaymentActivities,
+  ShippingActivities,
+} from '../../activities/services';
+import { TASK_QUEUES } from '../task-queues';
+
+// Forward steps: infrastructure trouble is retried for a while; business failures are non-retryable.
+const forward = {
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10 },
+} as const;
+
+// Compensations are retried until they succeed: an order must never stay half-undone.
+const untilDone = {
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
+} as const;
+
+/** The services the saga calls, each on its own task queue. */
+export const services = {
+  catalog: proxyActivities<Pick<InventoryActivities, 'getProduct'>>({
+    taskQueue: TASK_QUEUES.inventory,
+    startToCloseTimeout: '5s',
+    retry: { maximumAttempts: 5 },
+  }),
+  inventory: proxyActivities<Pick<InventoryActivities, 'reserveInventory' | 'commitReservation'>>({
+    taskQueue: TASK_QUEUES.inventory,
+    ...forward,
+  }),
+  payments: proxyActivities<Pick<PaymentActivities, 'capturePayment'>>({
+    taskQueue: TASK_QUEUES.payments,
+    ...forward,
+    // A capture may wait on the payment provider; heartbeats tell a dead worker from a slow charge.
+    heartbeatTimeout: '5s',
+  }),
+  shipping: proxyActivities<Pick<ShippingActivities, 'createShipment' | 'markDelivered'>>({
+    taskQueue: TASK_QUEUES.shipping,
+    ...forward,
+  }),
+  notifications: proxyActivities<NotificationActivities>({ taskQueue: TASK_QUEUES.notifications, ...forward }),
+  // (Activity proxies have no own keys to spread, so each function is picked by name.)
+  compensation: {
+    releaseInventory: proxyActivities<InventoryActivities>({ taskQueue: TASK_QUEUES.inventory, ...untilDone }).releaseInventory,
+    refundPayment: proxyActivities<PaymentActivities>({ taskQueue: TASK_QUEUES.payments, ...untilDone }).refundPayment,
+    cancelShipment: proxyActivities<ShippingActivities>({ taskQueue: TASK_QUEUES.shipping, ...untilDone }).cancelShipment,
+  },
+};
