@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, defineSearchAttributeKey } from '@temporalio/common';
 import { openTestDatabase } from '../../support/postgres';
 import { runWorkers, type RunningWorkers } from '../../support/temporal';
 import {
@@ -21,6 +21,9 @@ import {
   removeItemUpdate,
   submitOrderUpdate,
 } from '../../../workflows/order/contract';
+import { PATCHES } from '../../../workflows/order/order-workflow';
+
+const TemporalChangeVersion = defineSearchAttributeKey('TemporalChangeVersion', 'KEYWORD_LIST');
 
 describe('order saga on the real Temporal dev server and Postgres', () => {
   let db: Knex;
@@ -62,6 +65,11 @@ describe('order saga on the real Temporal dev server and Postgres', () => {
     await handle.signal(orderDeliveredSignal, {});
     const outcome: OrderOutcome = await handle.result();
     expect(outcome.status).toBe('delivered');
+    // New runs take the patched delivery path: its marker is recorded and indexed as TemporalChangeVersion.
+    const markers = (await handle.fetchHistory()).events?.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch');
+    expect(markers).toHaveLength(1);
+    const changeVersions = (await handle.describe()).typedSearchAttributes.get(TemporalChangeVersion);
+    expect(changeVersions).toEqual([PATCHES.deliverInParallel]);
 
     expect(await eventTypes(db, handle)).toEqual([
       'OrderCreated',
