@@ -6,17 +6,22 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
 import { config } from '../config';
+import { WORKER_ROLES } from '../workers/temporal-workers';
 
 interface ProcessSpec {
   name: string;
   entrypoint: string;
+  args: string[];
 }
 
-/** Each long-running process of the system; they grow with the workers in workers/. */
-export const PROCESSES: ProcessSpec[] = [];
+/** Each long-running process of the system: a Temporal worker per task queue, and so on. */
+export const PROCESSES: ProcessSpec[] = WORKER_ROLES.map((role) => ({
+  name: `worker-${role}`,
+  entrypoint: 'workers/order-worker.ts',
+  args: [role],
+}));
 
 const REPO_DIR = path.resolve(__dirname, '..');
-const TSX = path.join(REPO_DIR, 'node_modules', '.bin', 'tsx');
 const children = new Map<string, ChildProcess>();
 let stopping = false;
 
@@ -26,7 +31,11 @@ function prefixLines(name: string, stream: NodeJS.ReadableStream | null, out: No
 }
 
 function run(spec: ProcessSpec): void {
-  const child = spawn(TSX, [path.join(REPO_DIR, spec.entrypoint)], { cwd: REPO_DIR, stdio: ['ignore', 'pipe', 'pipe'] });
+  // node with tsx as a loader (not the tsx wrapper): signals then reach the process itself.
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_DIR, spec.entrypoint), ...spec.args], {
+    cwd: REPO_DIR,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.set(spec.name, child);
   prefixLines(spec.name, child.stdout, process.stdout);
   prefixLines(spec.name, child.stderr, process.stderr);
