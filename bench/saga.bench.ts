@@ -1,0 +1,132 @@
+/**
+ * npm run bench:saga: N orders through the full saga (draft, submit, reserve, capture, ship, confirm,
+ * deliver) with concurrency C on the dev server, against the Temporal floor measured in the same run:
+ * a workflow with the same interaction (2 updates, 1 signal) and the same number of activities (16),
+ * all of them no-ops, on the same server with the same number of workers.
+ */
+import { randomUUID } from 'node:crypto';
+import { Worker } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import { createKnex } from '../infra';
+import { migrateToLatest } from '../infra/migrate';
+import { config } from '../config';
+import { upsertCustomers, upsertProducts } from '../activities/catalog-seed';
+import { connectWorkerConnection } from '../workers/temporal-workers';
+import { installTemporalLogging } from '../infra/temporal-logging';
+import { createLogger } from '../infra';
+import { runWorkers } from '../test/support/temporal';
+import { addItemUpdate, orderDeliveredSignal, orderWorkflowId, submitOrderUpdate } from '../workflows/order/contract';
+import { TASK_QUEUES } from '../workflows/task-queues';
+import { floorSignal, floorUpdate } from './floor-workflows';
+import { percentile, round } from './support';
+
+const ORDERS = Number(process.env.BENCH_ORDERS ?? 200);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 20);
+const SAGA_ACTIVITIES = 16;
+const FLOOR_QUEUE = 'bench-floor';
+
+async function drive(total: number, concurrency: number, one: () => Promise<void>): Promise<{ perSecond: number; latencies: number[] }> {
+  const latencies: number[] = [];
+  let started = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (started < total) {
+        started++;
+        const t = performance.now();
+        await one();
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  return { perSecond: total / seconds, latencies: latencies.sort((a, b) => a - b) };
+}
+
+async function main(): Promise<void> {
+  installTemporalLogging(createLogger('bench-saga'), 'ERROR');
+  const db = createKnex({ applicationName: 'bench-saga', poolMax: 20 });
+  await migrateToLatest(db);
+  const tag = randomUUID().slice(0, 8);
+  const sku = `BENCH-${tag}`;
+  const customerId = `bench-${tag}`;
+  await upsertProducts(db, [{ sku, name: 'Bench item', unitPrice: { amountMinor: 500, currency: 'USD' }, stock: 1_000_000 }]);
+  await upsertCustomers(db, [
+    {
+      customerId,
+      name: 'Bench',
+      email: `${customerId}@example.com`,
+      shippingAddress: { line1: '1 Main St', city: 'New York', postalCode: '10001', country: 'US' },
+      paymentMethod: { paymentMethodId: `pm-${customerId}`, label: 'Bench card', behaviour: 'approve' },
+    },
+  ]);
+
+  const workers = await runWorkers(db);
+  const client: Client = workers.client;
+  const floorConnection = await connectWorkerConnection();
+  const floorWorker = await Worker.create({
+    connection: floorConnection,
+    namespace: config().TEMPORAL_NAMESPACE,
+    taskQueue: FLOOR_QUEUE,
+    workflowsPath: require.resolve('./floor-workflows'),
+    activities: { noop: async () => undefined },
+  });
+  const floorRun = floorWorker.run();
+
+  const order = async (): Promise<void> => {
+    const orderId = randomUUID();
+    const handle = await client.workflow.start('orderWorkflow', {
+      taskQueue: TASK_QUEUES.orders,
+      workflowId: orderWorkflowId(orderId),
+      args: [{ orderId, customerId, currency: 'USD' }],
+    });
+    await handle.executeUpdate(addItemUpdate, { args: [{ sku, quantity: 1 }] });
+    await handle.executeUpdate(submitOrderUpdate);
+    // The carrier's signal may come early: the workflow takes it once the order is confirmed.
+    await handle.signal(orderDeliveredSignal, {});
+    const outcome = (await handle.result()) as { status: string };
+    if (outcome.status !== 'delivered') throw new Error(`order ${orderId} ended ${outcome.status}`);
+  };
+  const floor = async (): Promise<void> => {
+    const handle = await client.workflow.start('floorWorkflow', {
+      taskQueue: FLOOR_QUEUE,
+      workflowId: `bench-floor-${randomUUID()}`,
+      args: [SAGA_ACTIVITIES],
+    });
+    await handle.executeUpdate(floorUpdate);
+    await handle.executeUpdate(floorUpdate);
+    await handle.signal(floorSignal);
+    await handle.result();
+  };
+
+  // Warm both paths, then measure the floor and the saga back to back.
+  await drive(10, 5, floor);
+  await drive(10, 5, order);
+  const floorRes = await drive(ORDERS, CONCURRENCY, floor);
+  console.log(`floor  ${round(floorRes.perSecond)} workflows/s  p50 ${round(percentile(floorRes.latencies, 50), 0)} ms  p95 ${round(percentile(floorRes.latencies, 95), 0)} ms`);
+  const sagaRes = await drive(ORDERS, CONCURRENCY, order);
+  console.log(`saga   ${round(sagaRes.perSecond)} orders/s     p50 ${round(percentile(sagaRes.latencies, 50), 0)} ms  p95 ${round(percentile(sagaRes.latencies, 95), 0)} ms`);
+
+  floorWorker.shutdown();
+  await floorRun;
+  await floorConnection.close();
+  await workers.stop();
+  await db.destroy();
+  console.log(
+    JSON.stringify({
+      orders: ORDERS,
+      concurrency: CONCURRENCY,
+      orders_per_s: round(sagaRes.perSecond),
+      floor_per_s: round(floorRes.perSecond),
+      throughput_ratio: round(sagaRes.perSecond / floorRes.perSecond),
+      p50_ms: round(percentile(sagaRes.latencies, 50), 0),
+      p95_ms: round(percentile(sagaRes.latencies, 95), 0),
+      floor_p95_ms: round(percentile(floorRes.latencies, 95), 0),
+    }),
+  );
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
