@@ -1,6 +1,8 @@
 // @ts-check
 /** @type {import('jest').Config['transform']} */
-const transform = { '^.+\\.ts$': ['@swc/jest', {}] };
+const transform = { '^.+\\.ts$': ['@swc/jest', {}], '^.+\\.js$': ['@swc/jest', {}] };
+// Packages that ship only ES modules (plain Node 20 loads them with require(esm); jest does not).
+const transformIgnorePatterns = ['/node_modules/(?!(content-disposition)/)'];
 
 // Unit tests touch no server. Integration tests share one real stack, so they run in band.
 /** @type {import('jest').Config} */
@@ -18,6 +20,7 @@ module.exports = {
       testEnvironment: 'node',
       transform,
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      transformIgnorePatterns,
       setupFiles: ['<rootDir>/test/support/quiet-temporal.ts'],
       slowTestThreshold: 30,
     },

@@ -45,11 +45,22 @@ const EnvSchema = z.object({
   KAFKA_SASL_USERNAME: z.string().optional(),
   KAFKA_SASL_PASSWORD: z.string().optional(),
 
+  // The outbox relay: its checkpoints are `<prefix>:rabbitmq` and `<prefix>:kafka` in subscription_checkpoints.
+  RELAY_CHECKPOINT_PREFIX: z.string().regex(/^[A-Za-z0-9._:-]+$/).default('relay'),
+  RELAY_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
+  RELAY_MAX_POLL_INTERVAL_MS: z.coerce.number().int().min(10).default(1000),
+
   // A stand-in for a slow card network, so tests and demos can kill a worker mid-capture. 0 normally.
   PAYMENTS_CAPTURE_DELAY_MS: z.coerce.number().int().min(0).default(0),
 
   API_PORT: port.default(3000),
   API_HOST: z.string().min(1).default('127.0.0.1'),
+  API_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(10 * 1024 * 1024).default(64 * 1024),
+  API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(6000),
+  /** How long GET /orders/{id}?minVersion= waits for the read model to catch up. */
+  API_READ_YOUR_WRITES_WAIT_MS: z.coerce.number().int().min(0).max(30_000).default(3000),
+  /** How long an unsubmitted draft lives before it expires. */
+  ORDER_DRAFT_TTL_MS: z.coerce.number().int().min(1000).default(24 * 60 * 60 * 1000),
 });
 
 export type Env = z.infer<typeof EnvSchema>;

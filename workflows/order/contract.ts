@@ -3,7 +3,7 @@
  * Clients (the API, tests, tools) import this module; it holds no workflow logic.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { Money, OrderState, OrderStatus, SagaProgress } from '../../domain';
+import { sortedLines, type Money, type OrderState, type OrderStatus, type SagaProgress } from '../../domain';
 
 export const ORDER_WORKFLOW_TYPE = 'orderWorkflow';
 
@@ -63,3 +63,14 @@ export const orderDeliveredSignal = defineSignal<[DeliveredInput]>('orderDeliver
 
 export const getOrderQuery = defineQuery<OrderState>('getOrder');
 export const getSagaProgressQuery = defineQuery<SagaProgress>('getSagaProgress');
+
+/** The snapshot of an order that commands answer with. */
+export function orderSnapshot(state: OrderState): OrderSnapshot {
+  return {
+    orderId: state.orderId ?? '',
+    status: state.status,
+    version: state.version,
+    total: state.total,
+    items: sortedLines(state.items),
+  };
+}

@@ -30,7 +30,7 @@ import {
   submitOrderUpdate,
   type DeliveredInput,
   type OrderOutcome,
-  type OrderSnapshot,
+  orderSnapshot,
   type OrderWorkflowInput,
 } from './contract';
 import { asUpdateFailure, validateWith } from './failures';
@@ -87,7 +87,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderOut
       const product = await services.catalog.getProduct(sku);
       // The domain's own error, so the caller gets the same code whichever layer refuses the SKU.
       if (!product) throw asUpdateFailure(new UnknownSkuError(sku));
-      return snapshot(await recordForUpdate({ type: 'AddItem', data: { sku, quantity, unitPrice: product.unitPrice } }));
+      return orderSnapshot(await recordForUpdate({ type: 'AddItem', data: { sku, quantity, unitPrice: product.unitPrice } }));
     },
     {
       // The price comes from the catalog in the handler; the rules are checked here with the line's
@@ -104,7 +104,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderOut
   setHandler(
     removeItemUpdate,
     async ({ sku }) => {
-      return snapshot(await recordForUpdate({ type: 'RemoveItem', data: { sku } }));
+      return orderSnapshot(await recordForUpdate({ type: 'RemoveItem', data: { sku } }));
     },
     { validator: ({ sku }) => validateWith(() => ledger.check({ type: 'RemoveItem', data: { sku } })) },
   );
@@ -112,7 +112,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderOut
   setHandler(
     submitOrderUpdate,
     async () => {
-      return snapshot(await recordForUpdate({ type: 'SubmitOrder', data: { now: now() } }));
+      return orderSnapshot(await recordForUpdate({ type: 'SubmitOrder', data: { now: now() } }));
     },
     { validator: () => validateWith(() => ledger.check({ type: 'SubmitOrder', data: { now: now() } })) },
   );
@@ -260,19 +260,9 @@ function submittedOrder(state: OrderState): { items: { sku: string; quantity: nu
   return { items: sortedLines(state.items).map(({ sku, quantity }) => ({ sku, quantity })), total: state.total };
 }
 
-function snapshot(state: OrderState): OrderSnapshot {
-  return {
-    orderId: state.orderId ?? '',
-    status: state.status,
-    version: state.version,
-    total: state.total,
-    items: sortedLines(state.items),
-  };
-}
-
 function outcome(state: OrderState): OrderOutcome {
   return {
-    ...snapshot(state),
+    ...orderSnapshot(state),
     failure: state.failure,
     cancellationReason: state.cancellationReason,
   };

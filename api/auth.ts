@@ -1,0 +1,48 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Knex } from 'knex';
+import { findPrincipal, type Principal } from './api-keys';
+import { HttpProblem } from './problem';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+const isPublic = (request: FastifyRequest): boolean =>
+  (request.routeOptions.config as { public?: boolean } | undefined)?.public === true ||
+  // The interactive docs (and their assets) are readable without a key; every call they make needs one.
+  request.url === '/docs' ||
+  request.url.startsWith('/docs/');
+
+/** Bearer-token authentication: every route needs a key unless it is public. */
+export function authenticate(db: Knex) {
+  return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
+    if (isPublic(request)) return;
+    const header = request.headers.authorization;
+    const match = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null;
+    if (!match?.[1]) {
+      throw new HttpProblem(401, 'Send an API key as "Authorization: Bearer <token>".', {}, { 'www-authenticate': 'Bearer' });
+    }
+    const principal = await findPrincipal(db, match[1]);
+    if (!principal) throw new HttpProblem(401, 'The API key is unknown or revoked.', {}, { 'www-authenticate': 'Bearer' });
+    request.principal = principal;
+  };
+}
+
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw new HttpProblem(401, 'Not authenticated.');
+  return request.principal;
+}
+
+export function requireOperator(request: FastifyRequest): Principal {
+  const principal = principalOf(request);
+  if (principal.role !== 'operator') throw new HttpProblem(403, 'Only operators may do this.');
+  return principal;
+}
+
+/** Customers reach only their own orders; another customer's order answers 404, as if absent. */
+export function assertCanSee(principal: Principal, customerId: string | null | undefined): void {
+  if (principal.role === 'operator') return;
+  if (!customerId || customerId !== principal.customerId) throw new HttpProblem(404, 'Order was not found.');
+}

@@ -1,0 +1,40 @@
+/**
+ * The HTTP API process. SIGTERM/SIGINT: stop taking requests, finish those in flight, close
+ * connections.
+ */
+import { config } from '../config';
+import { connectTemporalClient, createKafka, createKnex, createLogger } from '../infra';
+import { PostgresEventStore } from '../eventstore';
+import { orderRegistry } from '../workers/temporal-workers';
+import { buildApi } from './server';
+import { readinessChecks } from './readiness';
+
+async function main(): Promise<void> {
+  const env = config();
+  const logger = createLogger('api');
+  const db = createKnex({ applicationName: 'api', poolMax: 20 });
+  const temporal = await connectTemporalClient();
+  const kafkaAdmin = createKafka('api').admin();
+  await kafkaAdmin.connect().catch((err: unknown) => logger.warn({ err }, 'Kafka not reachable yet; /health/ready will say so'));
+  const store = new PostgresEventStore(db, orderRegistry(), { notifyAppends: false });
+  const app = await buildApi({ db, temporal, store, readiness: readinessChecks({ db, temporal, kafkaAdmin }) });
+  await app.listen({ host: env.API_HOST, port: env.API_PORT });
+
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'api stopping');
+    await app.close();
+    await Promise.allSettled([kafkaAdmin.disconnect(), temporal.connection.close(), db.destroy()]);
+    logger.info('api stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

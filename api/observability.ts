@@ -1,0 +1,65 @@
+import type { FastifyInstance } from 'fastify';
+import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type ReadinessChecks = Record<string, () => Promise<void>>;
+
+/** /health/live, /health/ready (each dependency checked, with a timeout) and Prometheus /metrics. */
+export function observabilityRoutes(app: FastifyInstance, readiness: ReadinessChecks, registry = new Registry()): Registry {
+  collectDefaultMetrics({ register: registry });
+  const duration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration by route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    duration.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  const publicRoute = { config: { public: true }, schema: { tags: ['health'], hide: false } };
+
+  app.get('/health/live', publicRoute, async () => ({ status: 'ok' }));
+
+  app.get('/health/ready', publicRoute, async (_request, reply) => {
+    const results = await Promise.all(
+      Object.entries(readiness).map(async ([name, check]) => {
+        try {
+          await withTimeout(check(), 2000);
+          return [name, { status: 'up' }] as const;
+        } catch (err) {
+          return [name, { status: 'down', error: (err as Error).message }] as const;
+        }
+      }),
+    );
+    const checks = Object.fromEntries(results);
+    const ready = results.every(([, r]) => r.status === 'up');
+    if (!ready) reply.status(503).header('retry-after', '5');
+    return { status: ready ? 'ready' : 'not ready', checks };
+  });
+
+  app.get('/metrics', publicRoute, async (_request, reply) => {
+    reply.type(registry.contentType);
+    return registry.metrics();
+  });
+  return registry;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
+}

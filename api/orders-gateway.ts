@@ -1,0 +1,132 @@
+import { randomUUID } from 'node:crypto';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { nameBasedUuid } from '../infra/ids';
+import { config } from '../config';
+import { TASK_QUEUES } from '../workflows/task-queues';
+import { CustomerIdKey, OrderStatusKey } from '../workflows/search-attributes';
+import {
+  ORDER_WORKFLOW_TYPE,
+  addItemUpdate,
+  cancelOrderSignal,
+  getOrderQuery,
+  getSagaProgressQuery,
+  orderDeliveredSignal,
+  orderSnapshot,
+  orderWorkflowId,
+  removeItemUpdate,
+  submitOrderUpdate,
+  type OrderSnapshot,
+  type OrderWorkflowInput,
+} from '../workflows/order/contract';
+import type { OrderState, SagaProgress } from '../domain';
+
+/** Statuses in which a cancel request still cancels (nothing has shipped). */
+const CANCELLABLE = new Set(['draft', 'submitted', 'inventory_reserved', 'payment_captured']);
+
+const QUICK_MS = 5_000;
+const UPDATE_MS = 30_000;
+
+export interface StartResult {
+  created: boolean;
+  snapshot: OrderSnapshot;
+}
+
+/**
+ * The write side of the API: every command goes to the order's workflow. Nothing here touches the
+ * read models.
+ */
+export class OrdersGateway {
+  constructor(private readonly client: Client) {}
+
+  /**
+   * Every call has a deadline: with Temporal down, a request fails fast with 503 instead of hanging.
+   * Updates get longer, as their handlers run activities (the catalog lookup, the event append).
+   */
+  private within<T>(ms: number, call: () => Promise<T>): Promise<T> {
+    return this.client.connection.withDeadline(Date.now() + ms, call);
+  }
+
+  private handle(orderId: string): WorkflowHandle {
+    return this.client.workflow.getHandle(orderWorkflowId(orderId));
+  }
+
+  /**
+   * Starts an order. With an idempotency key the order id derives from (customer, key), so a retried
+   * request finds the order it already made instead of making a second one.
+   */
+  async start(input: { customerId: string; currency: string; idempotencyKey?: string; correlationId: string }): Promise<StartResult> {
+    const orderId = input.idempotencyKey
+      ? nameBasedUuid('order', `${input.customerId}\u0000${input.idempotencyKey}`)
+      : randomUUID();
+    const args: OrderWorkflowInput = {
+      orderId,
+      customerId: input.customerId,
+      currency: input.currency,
+      correlationId: input.correlationId,
+      draftTtlMs: config().ORDER_DRAFT_TTL_MS,
+    };
+    let created = true;
+    try {
+      await this.within(QUICK_MS, () => this.client.workflow.start(ORDER_WORKFLOW_TYPE, {
+        taskQueue: TASK_QUEUES.orders,
+        workflowId: orderWorkflowId(orderId),
+        args: [args],
+        workflowIdConflictPolicy: 'FAIL',
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        // Set at start so the order is findable (and its owner known) before its first workflow task.
+        typedSearchAttributes: [
+          { key: CustomerIdKey, value: input.customerId },
+          { key: OrderStatusKey, value: 'draft' },
+        ],
+        staticSummary: `Order ${orderId} of ${input.customerId}`,
+      }));
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError) || !input.idempotencyKey) throw err;
+      created = false;
+    }
+    return { created, snapshot: orderSnapshot(await this.state(orderId)) };
+  }
+
+  /** The order's owner, from the workflow's search attributes (no worker needed). */
+  async ownerOf(orderId: string): Promise<string | undefined> {
+    const description = await this.within(QUICK_MS, () => this.handle(orderId).describe());
+    return description.typedSearchAttributes.get(CustomerIdKey);
+  }
+
+  state(orderId: string): Promise<OrderState> {
+    return this.within(QUICK_MS, () => this.handle(orderId).query(getOrderQuery));
+  }
+
+  progress(orderId: string): Promise<SagaProgress> {
+    return this.within(QUICK_MS, () => this.handle(orderId).query(getSagaProgressQuery));
+  }
+
+  addItem(orderId: string, item: { sku: string; quantity: number }, updateId?: string): Promise<OrderSnapshot> {
+    return this.within(UPDATE_MS, () => this.handle(orderId).executeUpdate(addItemUpdate, { args: [item], updateId }));
+  }
+
+  removeItem(orderId: string, sku: string, updateId?: string): Promise<OrderSnapshot> {
+    return this.within(UPDATE_MS, () => this.handle(orderId).executeUpdate(removeItemUpdate, { args: [{ sku }], updateId }));
+  }
+
+  submit(orderId: string, updateId?: string): Promise<OrderSnapshot> {
+    return this.within(UPDATE_MS, () => this.handle(orderId).executeUpdate(submitOrderUpdate, { updateId }));
+  }
+
+  /** Returns false when the order can no longer be cancelled (it has shipped or ended). */
+  async cancel(orderId: string, reason: string | undefined): Promise<boolean> {
+    const state = await this.state(orderId);
+    if (state.status === 'cancelled') return true;
+    if (!CANCELLABLE.has(state.status)) return false;
+    await this.within(QUICK_MS, () => this.handle(orderId).signal(cancelOrderSignal, { reason }));
+    return true;
+  }
+
+  async delivered(orderId: string, deliveredAt?: string): Promise<void> {
+    await this.within(QUICK_MS, () => this.handle(orderId).signal(orderDeliveredSignal, { deliveredAt }));
+  }
+}

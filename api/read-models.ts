@@ -1,0 +1,166 @@
+import type { Knex } from 'knex';
+
+/** The read side of the API: queries over the projections' read models, nothing else. */
+
+export interface OrderViewRow {
+  order_id: string;
+  customer_id: string | null;
+  status: string;
+  currency: string | null;
+  items: { sku: string; quantity: number; unitPrice: { amountMinor: number; currency: string } }[];
+  total_minor: string | null;
+  payment_id: string | null;
+  shipment_id: string | null;
+  carrier: string | null;
+  tracking_number: string | null;
+  failure_reason: string | null;
+  failed_step: string | null;
+  cancellation_reason: string | null;
+  created_at: Date | null;
+  submitted_at: Date | null;
+  confirmed_at: Date | null;
+  delivered_at: Date | null;
+  cancelled_at: Date | null;
+  failed_at: Date | null;
+  updated_at: Date;
+  last_version: string;
+}
+
+export interface OrderView {
+  orderId: string;
+  customerId: string | null;
+  status: string;
+  version: number;
+  items: OrderViewRow['items'];
+  total: { amountMinor: number; currency: string } | null;
+  paymentId: string | null;
+  shipmentId: string | null;
+  carrier: string | null;
+  trackingNumber: string | null;
+  failure: { reason: string; step: string | null } | null;
+  cancellationReason: string | null;
+  createdAt: string | null;
+  submittedAt: string | null;
+  confirmedAt: string | null;
+  deliveredAt: string | null;
+  cancelledAt: string | null;
+  failedAt: string | null;
+  updatedAt: string;
+}
+
+const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
+
+export function toOrderView(row: OrderViewRow): OrderView {
+  return {
+    orderId: row.order_id,
+    customerId: row.customer_id,
+    status: row.status,
+    version: Number(row.last_version),
+    items: row.items,
+    total: row.total_minor !== null && row.currency ? { amountMinor: Number(row.total_minor), currency: row.currency } : null,
+    paymentId: row.payment_id,
+    shipmentId: row.shipment_id,
+    carrier: row.carrier,
+    trackingNumber: row.tracking_number,
+    failure: row.failure_reason ? { reason: row.failure_reason, step: row.failed_step } : null,
+    cancellationReason: row.cancellation_reason,
+    createdAt: iso(row.created_at),
+    submittedAt: iso(row.submitted_at),
+    confirmedAt: iso(row.confirmed_at),
+    deliveredAt: iso(row.delivered_at),
+    cancelledAt: iso(row.cancelled_at),
+    failedAt: iso(row.failed_at),
+    updatedAt: row.updated_at.toISOString(),
+  };
+}
+
+export async function findOrder(db: Knex, orderId: string): Promise<OrderViewRow | undefined> {
+  return db('order_view').where({ order_id: orderId }).first<OrderViewRow | undefined>();
+}
+
+/** Waits (polling briefly) until the read model holds at least `minVersion` of the order. */
+export async function findOrderAtLeast(db: Knex, orderId: string, minVersion: number, waitMs: number): Promise<OrderViewRow | undefined> {
+  const deadline = Date.now() + waitMs;
+  for (let delay = 10; ; delay = Math.min(delay * 2, 200)) {
+    const row = await findOrder(db, orderId);
+    if ((row && Number(row.last_version) >= minVersion) || Date.now() >= deadline) return row;
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+}
+
+export interface OrderPage {
+  orders: OrderView[];
+  nextCursor: string | null;
+}
+
+/** Keyset pagination, newest first, by (created_at, order_id). The cursor is opaque to clients. */
+export async function listOrders(
+  db: Knex,
+  filter: { customerId?: string; status?: string; limit: number; cursor?: { createdAt: string; orderId: string } },
+): Promise<OrderPage> {
+  const query = db('order_view').orderBy([
+    { column: 'created_at', order: 'desc' },
+    { column: 'order_id', order: 'desc' },
+  ]);
+  if (filter.customerId) query.where('customer_id', filter.customerId);
+  if (filter.status) query.where('status', filter.status);
+  if (filter.cursor) query.whereRaw('(created_at, order_id) < (?::timestamptz, ?)', [filter.cursor.createdAt, filter.cursor.orderId]);
+  const rows = (await query.limit(filter.limit + 1)) as OrderViewRow[];
+  const page = rows.slice(0, filter.limit);
+  const last = page[page.length - 1];
+  const nextCursor =
+    rows.length > filter.limit && last?.created_at
+      ? Buffer.from(JSON.stringify({ createdAt: last.created_at.toISOString(), orderId: last.order_id })).toString('base64url')
+      : null;
+  return { orders: page.map(toOrderView), nextCursor };
+}
+
+export function decodeCursor(cursor: string): { createdAt: string; orderId: string } | undefined {
+  try {
+    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { createdAt?: unknown; orderId?: unknown };
+    if (typeof value.createdAt === 'string' && typeof value.orderId === 'string' && !Number.isNaN(Date.parse(value.createdAt))) {
+      return { createdAt: value.createdAt, orderId: value.orderId };
+    }
+  } catch {
+    // A malformed cursor is the client's mistake: answered with a 400 by the caller.
+  }
+  return undefined;
+}
+
+export async function dailySales(db: Knex, from: string, to: string) {
+  const rows = await db('daily_sales')
+    .whereBetween('day', [from, to])
+    .orderBy([{ column: 'day' }, { column: 'currency' }])
+    .select<
+      { day: Date | string; currency: string; orders_placed: string; orders_confirmed: string; orders_cancelled: string; revenue_minor: string; refunds_minor: string }[]
+    >(db.raw("to_char(day, 'YYYY-MM-DD') AS day"), 'currency', 'orders_placed', 'orders_confirmed', 'orders_cancelled', 'revenue_minor', 'refunds_minor');
+  return rows.map((r) => ({
+    day: String(r.day),
+    currency: r.currency,
+    ordersPlaced: Number(r.orders_placed),
+    ordersConfirmed: Number(r.orders_confirmed),
+    ordersCancelled: Number(r.orders_cancelled),
+    revenueMinor: Number(r.revenue_minor),
+    refundsMinor: Number(r.refunds_minor),
+  }));
+}
+
+export async function topProducts(db: Knex, limit: number) {
+  const rows = await db('product_metrics')
+    .orderBy([{ column: 'units_sold', order: 'desc' }, { column: 'sku' }])
+    .limit(limit)
+    .select<{ sku: string; currency: string; units_sold: string; revenue_minor: string; units_released: string }[]>(
+      'sku',
+      'currency',
+      'units_sold',
+      'revenue_minor',
+      'units_released',
+    );
+  return rows.map((r) => ({
+    sku: r.sku,
+    currency: r.currency,
+    unitsSold: Number(r.units_sold),
+    revenueMinor: Number(r.revenue_minor),
+    unitsReleased: Number(r.units_released),
+  }));
+}

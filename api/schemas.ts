@@ -1,0 +1,55 @@
+/** JSON schemas of the API: they validate requests and document them in /openapi.json. */
+
+export const orderIdParam = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,100}$' } },
+} as const;
+
+export const money = {
+  type: 'object',
+  properties: { amountMinor: { type: 'integer' }, currency: { type: 'string' } },
+} as const;
+
+export const orderItem = {
+  type: 'object',
+  properties: { sku: { type: 'string' }, quantity: { type: 'integer' }, unitPrice: money },
+} as const;
+
+/** What every command answers with: the order and its stream version, for read-your-writes. */
+export const orderSnapshot = {
+  type: 'object',
+  properties: {
+    orderId: { type: 'string' },
+    status: { type: 'string' },
+    version: { type: 'integer', description: 'The order stream version; pass it as minVersion to GET /orders/{id}.' },
+    total: { anyOf: [money, { type: 'null' }] },
+    items: { type: 'array', items: orderItem },
+  },
+} as const;
+
+export const problemSchema = {
+  type: 'object',
+  description: 'RFC 9457 problem details',
+  properties: {
+    type: { type: 'string' },
+    title: { type: 'string' },
+    status: { type: 'integer' },
+    detail: { type: 'string' },
+    code: { type: 'string' },
+  },
+} as const;
+
+export const problemResponses = {
+  400: problemSchema,
+  401: problemSchema,
+  403: problemSchema,
+  404: problemSchema,
+  409: problemSchema,
+  413: problemSchema,
+  422: problemSchema,
+  429: problemSchema,
+  503: problemSchema,
+} as const;
+
+export const sku = { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' } as const;
