@@ -15,8 +15,22 @@ const isPublic = (request: FastifyRequest): boolean =>
   request.url === '/docs' ||
   request.url.startsWith('/docs/');
 
+// Keys are looked up once per CACHE_TTL_MS, not on every request: a revoked key stops working within it.
+const CACHE_TTL_MS = 30_000;
+const CACHE_MAX = 10_000;
+
 /** Bearer-token authentication: every route needs a key unless it is public. */
 export function authenticate(db: Knex) {
+  const cache = new Map<string, { principal: Principal | undefined; until: number }>();
+  const lookup = async (token: string): Promise<Principal | undefined> => {
+    const now = Date.now();
+    const hit = cache.get(token);
+    if (hit && hit.until > now) return hit.principal;
+    const principal = await findPrincipal(db, token);
+    if (cache.size >= CACHE_MAX) cache.clear();
+    cache.set(token, { principal, until: now + CACHE_TTL_MS });
+    return principal;
+  };
   return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     if (isPublic(request)) return;
     const header = request.headers.authorization;
@@ -24,7 +38,7 @@ export function authenticate(db: Knex) {
     if (!match?.[1]) {
       throw new HttpProblem(401, 'Send an API key as "Authorization: Bearer <token>".', {}, { 'www-authenticate': 'Bearer' });
     }
-    const principal = await findPrincipal(db, match[1]);
+    const principal = await lookup(match[1]);
     if (!principal) throw new HttpProblem(401, 'The API key is unknown or revoked.', {}, { 'www-authenticate': 'Bearer' });
     request.principal = principal;
   };

@@ -6,7 +6,7 @@ import {
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
-import type { DomainErrorCode } from '../domain';
+import { isDomainError, type DomainErrorCode } from '../domain';
 import { HttpProblem, problem, type Problem } from './problem';
 
 /** Domain codes that say "not in this state" rather than "this input breaks a rule". */
@@ -71,6 +71,9 @@ function fromTemporal(err: unknown): MappedError | undefined {
 /** Maps anything a route can throw to a problem; bad input never becomes a 500. */
 export function mapError(err: unknown): MappedError {
   if (err instanceof HttpProblem) return mapped(problem(err.status, err.message, err.extensions), err.headers);
+  if (isDomainError(err)) {
+    return mapped(problem(STATE_CONFLICTS.has(err.code) ? 409 : 422, err.message, { code: err.code, details: err.details }));
+  }
   const temporal = fromTemporal(err);
   if (temporal) return temporal;
   const fastify = fromFastify(err as FastifyError);

@@ -22,7 +22,7 @@ import {
   type OrderSnapshot,
   type OrderWorkflowInput,
 } from '../workflows/order/contract';
-import type { OrderState, SagaProgress } from '../domain';
+import { decide, initialOrderState, orderStateFrom, type OrderState, type SagaProgress } from '../domain';
 
 /** Statuses in which a cancel request still cancels (nothing has shipped). */
 const CANCELLABLE = new Set(['draft', 'submitted', 'inventory_reserved', 'payment_captured']);
@@ -88,7 +88,11 @@ export class OrdersGateway {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError) || !input.idempotencyKey) throw err;
       created = false;
     }
-    return { created, snapshot: orderSnapshot(await this.state(orderId)) };
+    // A new order is exactly what the domain decides for its creation: no need to ask the workflow.
+    const snapshot = created
+      ? orderSnapshot(orderStateFrom(decide({ type: 'CreateOrder', data: { orderId, customerId: input.customerId, currency: input.currency, now: new Date().toISOString() } }, initialOrderState)))
+      : orderSnapshot(await this.state(orderId));
+    return { created, snapshot };
   }
 
   /** The order's owner, from the workflow's search attributes (no worker needed). */

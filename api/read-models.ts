@@ -1,8 +1,10 @@
 import type { Knex } from 'knex';
+import type { QueryResultRow } from 'pg';
+import { queryPrepared, type PreparedStatement } from '../infra/postgres';
 
 /** The read side of the API: queries over the projections' read models, nothing else. */
 
-export interface OrderViewRow {
+export interface OrderViewRow extends QueryResultRow {
   order_id: string;
   customer_id: string | null;
   status: string;
@@ -74,8 +76,10 @@ export function toOrderView(row: OrderViewRow): OrderView {
   };
 }
 
+const FIND_ORDER: PreparedStatement = { name: 'api_find_order', text: 'SELECT * FROM order_view WHERE order_id = $1' };
+
 export async function findOrder(db: Knex, orderId: string): Promise<OrderViewRow | undefined> {
-  return db('order_view').where({ order_id: orderId }).first<OrderViewRow | undefined>();
+  return (await queryPrepared<OrderViewRow>(db, FIND_ORDER, [orderId]))[0];
 }
 
 /** Waits (polling briefly) until the read model holds at least `minVersion` of the order. */

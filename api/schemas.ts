@@ -53,3 +53,31 @@ export const problemResponses = {
 } as const;
 
 export const sku = { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' } as const;
+
+const nullableString = { type: ['string', 'null'] } as const;
+
+/** An order as the read model holds it. */
+export const orderView = {
+  type: 'object',
+  properties: {
+    orderId: { type: 'string' },
+    customerId: nullableString,
+    status: { type: 'string' },
+    version: { type: 'integer' },
+    items: { type: 'array', items: orderItem },
+    total: { anyOf: [money, { type: 'null' }] },
+    paymentId: nullableString,
+    shipmentId: nullableString,
+    carrier: nullableString,
+    trackingNumber: nullableString,
+    failure: { anyOf: [{ type: 'object', properties: { reason: { type: 'string' }, step: nullableString } }, { type: 'null' }] },
+    cancellationReason: nullableString,
+    createdAt: nullableString,
+    submittedAt: nullableString,
+    confirmedAt: nullableString,
+    deliveredAt: nullableString,
+    cancelledAt: nullableString,
+    failedAt: nullableString,
+    updatedAt: { type: 'string' },
+  },
+} as const;

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
-import type { ClientBase as PgPoolClient, DatabaseError, QueryResultRow } from 'pg';
+import type { DatabaseError, QueryResultRow } from 'pg';
+import { queryPrepared, type PreparedStatement } from '../infra/postgres';
 import { AppendNotifier } from './notifier';
 import { ConcurrencyError, IdempotencyConflictError, InvalidEventError } from './errors';
 import type { EventRegistry } from './registry';
@@ -92,12 +93,6 @@ const READ_CATEGORY_SQL = {
           LIMIT $3`,
 };
 
-/** The slice of knex's client that hands out raw pg connections. */
-interface PooledClient {
-  acquireConnection(): Promise<PgPoolClient>;
-  releaseConnection(connection: PgPoolClient): Promise<void>;
-}
-
 export function streamTypeOf(streamId: string): string {
   const dash = streamId.indexOf('-');
   return dash > 0 ? streamId.slice(0, dash) : streamId;
@@ -158,23 +153,8 @@ export class PostgresEventStore {
     }
   }
 
-  /**
-   * Runs a hot-path statement as a named prepared statement on a pooled connection (parsed and
-   * planned once per connection). Inside a knex transaction it goes through the transaction.
-   */
-  private async query<Row extends QueryResultRow>(statement: { name: string; text: string }, values: unknown[]): Promise<Row[]> {
-    if ((this.db as Knex & { isTransaction?: boolean }).isTransaction) {
-      const result = await this.db.raw<{ rows: Row[] }>(statement.text.replace(/\$\d+/g, '?'), values as Knex.RawBinding[]);
-      return result.rows;
-    }
-    const client = this.db.client as PooledClient;
-    const connection = await client.acquireConnection();
-    try {
-      const result = await connection.query<Row>({ name: statement.name, text: statement.text, values });
-      return result.rows;
-    } finally {
-      await client.releaseConnection(connection);
-    }
+  private query<Row extends QueryResultRow>(statement: PreparedStatement, values: unknown[]): Promise<Row[]> {
+    return queryPrepared<Row>(this.db, statement, values);
   }
 
   private translate(err: unknown, streamId: string, expected: ExpectedVersion): unknown {

@@ -1,5 +1,5 @@
 import knex, { type Knex } from 'knex';
-import { Client as PgClient } from 'pg';
+import { Client as PgClient, type ClientBase, type QueryResultRow } from 'pg';
 import { config } from '../config';
 
 export interface PostgresOptions {
@@ -36,4 +36,41 @@ export function createPgClient(applicationName: string): PgClient {
     ssl: env.DATABASE_SSL ? { rejectUnauthorized: true } : undefined,
     application_name: applicationName,
   });
+}
+
+/** A statement prepared once per connection under its name. */
+export interface PreparedStatement {
+  name: string;
+  /** With $1, $2... placeholders. */
+  text: string;
+}
+
+/** The slice of knex's client that hands out raw pg connections. */
+interface PooledClient {
+  acquireConnection(): Promise<ClientBase>;
+  releaseConnection(connection: ClientBase): Promise<void>;
+}
+
+/**
+ * Runs a hot-path statement as a named prepared statement on a pooled connection: parsed and planned
+ * once per connection, and past knex's query builder. Inside a knex transaction it runs in that
+ * transaction instead.
+ */
+export async function queryPrepared<Row extends QueryResultRow>(
+  db: Knex,
+  statement: PreparedStatement,
+  values: unknown[],
+): Promise<Row[]> {
+  if ((db as Knex & { isTransaction?: boolean }).isTransaction) {
+    const result = await db.raw<{ rows: Row[] }>(statement.text.replace(/\$\d+/g, '?'), values as Knex.RawBinding[]);
+    return result.rows;
+  }
+  const client = db.client as PooledClient;
+  const connection = await client.acquireConnection();
+  try {
+    const result = await connection.query<Row>({ name: statement.name, text: statement.text, values });
+    return result.rows;
+  } finally {
+    await client.releaseConnection(connection);
+  }
 }

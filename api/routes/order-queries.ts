@@ -8,7 +8,9 @@ import { assertCanSee, principalOf, requireOperator } from '../auth';
 import { HttpProblem, notFound } from '../problem';
 import type { OrdersGateway } from '../orders-gateway';
 import { dailySales, decodeCursor, findOrderAtLeast, listOrders, toOrderView, topProducts } from '../read-models';
-import { orderIdParam, problemResponses } from '../schemas';
+import { orderIdParam, orderView, problemResponses } from '../schemas';
+
+const nullableCursor = { type: ['string', 'null'] } as const;
 
 const ORDER_STATUSES = [
   'draft', 'submitted', 'inventory_reserved', 'payment_captured', 'shipment_created', 'confirmed', 'delivered',
@@ -29,7 +31,7 @@ export function orderQueryRoutes(app: FastifyInstance, deps: { db: Knex; store: 
         summary: 'An order from the read model. minVersion (or If-None-Match with a version) waits for read-your-writes.',
         params: orderIdParam,
         querystring: { type: 'object', additionalProperties: false, properties: { minVersion: { type: 'integer', minimum: 1 } } },
-        response: problemResponses,
+        response: { 200: orderView, ...problemResponses },
       },
     },
     async (request, reply) => {
@@ -62,7 +64,10 @@ export function orderQueryRoutes(app: FastifyInstance, deps: { db: Knex; store: 
             cursor: { type: 'string', maxLength: 500 },
           },
         },
-        response: problemResponses,
+        response: {
+          200: { type: 'object', properties: { orders: { type: 'array', items: orderView }, nextCursor: nullableCursor } },
+          ...problemResponses,
+        },
       },
     },
     async (request) => {
