@@ -6,6 +6,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
 import { config } from '../config';
+import { createKnex } from '../infra';
+import { createApiKey } from '../api/api-keys';
+import { DEMO_IDS } from '../activities/catalog-seed';
 import { WORKER_ROLES } from '../workers/temporal-workers';
 
 interface ProcessSpec {
@@ -15,11 +18,10 @@ interface ProcessSpec {
 }
 
 /** Each long-running process of the system: a Temporal worker per task queue, and so on. */
-export const PROCESSES: ProcessSpec[] = WORKER_ROLES.map((role) => ({
-  name: `worker-${role}`,
-  entrypoint: 'workers/order-worker.ts',
-  args: [role],
-}));
+export const PROCESSES: ProcessSpec[] = [
+  ...WORKER_ROLES.map((role) => ({ name: `worker-${role}`, entrypoint: 'workers/order-worker.ts', args: [role] })),
+  { name: 'api', entrypoint: 'api/main.ts', args: [] },
+];
 
 const REPO_DIR = path.resolve(__dirname, '..');
 const children = new Map<string, ChildProcess>();
@@ -47,13 +49,39 @@ function run(spec: ProcessSpec): void {
   });
 }
 
-function printWhereToLook(): void {
+/** Development keys, minted at every start (only their hashes are stored, so old ones cannot be shown). */
+async function mintDevelopmentTokens(): Promise<{ operator: string; customer: string }> {
+  const db = createKnex({ poolMax: 1, applicationName: 'start' });
+  try {
+    const operator = await createApiKey(db, { role: 'operator', label: 'development (npm start)' });
+    const customer = await createApiKey(db, { role: 'customer', customerId: DEMO_IDS.customers.approves, label: 'development (npm start)' });
+    return { operator: operator.token, customer: customer.token };
+  } finally {
+    await db.destroy();
+  }
+}
+
+function printWhereToLook(tokens: { operator: string; customer: string }): void {
   const env = config();
+  const api = `http://${env.API_HOST}:${env.API_PORT}`;
   console.log(`
 Orders-on-Temporal is running.
+  API docs            ${api}/docs   (OpenAPI: ${api}/openapi.json)
   Temporal Web UI     ${env.TEMPORAL_UI_URL}
   RabbitMQ management http://127.0.0.1:15672 (guest/guest)
   Stack health        npm run stack:status
+
+Development tokens (new at every start):
+  operator            ${tokens.operator}
+  customer            ${tokens.customer}   (${DEMO_IDS.customers.approves})
+
+Try:
+  TOKEN=${tokens.customer}
+  curl -s -X POST ${api}/orders -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{}'
+  curl -s -X POST ${api}/orders/<orderId>/items -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"sku":"KB-ERGO-01","quantity":1}'
+  curl -s -X POST ${api}/orders/<orderId>/submit -H "authorization: Bearer $TOKEN"
+  curl -s ${api}/orders/<orderId> -H "authorization: Bearer $TOKEN"
+  temporal workflow query --workflow-id order-<orderId> --name getSagaProgress
 `);
 }
 
@@ -72,6 +100,13 @@ function stop(): void {
 
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
-for (const spec of PROCESSES) run(spec);
-printWhereToLook();
-if (PROCESSES.length === 0) process.exit(0);
+async function main(): Promise<void> {
+  const tokens = await mintDevelopmentTokens();
+  for (const spec of PROCESSES) run(spec);
+  printWhereToLook(tokens);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
