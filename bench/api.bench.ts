@@ -1,0 +1,131 @@
+/**
+ * npm run bench:api: the API against bare baselines on the same machine, in the same run.
+ *  GET  /orders/{id} through the API (auth, validation, read model)  vs  a bare Fastify route running the
+ *       same lookup as one raw pg query;
+ *  POST /orders through the API (auth, validation, start the workflow)  vs  a bare client.workflow.start loop.
+ */
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import autocannon from 'autocannon';
+import Fastify from 'fastify';
+import { Pool } from 'pg';
+import { config } from '../config';
+import { createKnex, createLogger } from '../infra';
+import { migrateToLatest } from '../infra/migrate';
+import { installTemporalLogging } from '../infra/temporal-logging';
+import { PostgresEventStore } from '../eventstore';
+import { ProjectionRunner } from '../projections';
+import { orderRegistry } from '../workers/temporal-workers';
+import { runWorkers } from '../test/support/temporal';
+import { customerToken, startApi } from '../test/support/api';
+import { makeCatalog } from '../test/support/saga-fixtures';
+import { ORDER_WORKFLOW_TYPE, orderWorkflowId } from '../workflows/order/contract';
+import { TASK_QUEUES } from '../workflows/task-queues';
+import { round } from './support';
+
+// The per-key rate limit guards production; a benchmark measures throughput, so it is lifted here.
+process.env.API_RATE_LIMIT_PER_MINUTE ??= '100000000';
+
+const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 8);
+const POST_COUNT = Number(process.env.BENCH_POSTS ?? 300);
+const CONNECTIONS = 16;
+
+async function load(url: string, options: Partial<autocannon.Options>): Promise<autocannon.Result> {
+  return autocannon({ url, connections: CONNECTIONS, duration: DURATION_S, ...options });
+}
+
+async function main(): Promise<void> {
+  installTemporalLogging(createLogger('bench-api'), 'ERROR');
+  const db = createKnex({ applicationName: 'bench-api', poolMax: 20 });
+  await migrateToLatest(db);
+  const workers = await runWorkers(db);
+  const api = await startApi(db, workers.client);
+  const catalog = await makeCatalog(db, 10);
+  const token = await customerToken(db, catalog.customers.good);
+
+  // One order in the read model to read back.
+  const created = await fetch(`${api.url}/orders`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: '{}',
+  });
+  const { orderId } = (await created.json()) as { orderId: string };
+  const store = new PostgresEventStore(db, orderRegistry(), { notifyAppends: false });
+  const runner = new ProjectionRunner({ db, store });
+  for (let i = 0; !(await db('order_view').where({ order_id: orderId }).first()); i++) {
+    if (i > 200) throw new Error(`order ${orderId} never reached the read model`);
+    const events = await store.readStream(`Order-${orderId}`);
+    if (events.length > 0) await runner.applyEvents('order_view', events);
+    else await new Promise((r) => setTimeout(r, 50));
+  }
+
+  // The baseline for GET: the same lookup, raw, behind a bare route.
+  const pool = new Pool({ connectionString: config().DATABASE_URL, max: 20 });
+  const bare = Fastify();
+  bare.get<{ Params: { id: string } }>('/orders/:id', async (request) => {
+    const { rows } = await pool.query('SELECT * FROM order_view WHERE order_id = $1', [request.params.id]);
+    return rows[0];
+  });
+  await bare.listen({ host: '127.0.0.1', port: 0 });
+  const bareUrl = `http://127.0.0.1:${(bare.server.address() as AddressInfo).port}`;
+
+  const headers = { authorization: `Bearer ${token}` };
+  const probe = await fetch(`${api.url}/orders/${orderId}`, { headers });
+  if (probe.status !== 200) throw new Error(`GET /orders/${orderId} answered ${probe.status}: ${await probe.text()}`);
+  await load(`${api.url}/orders/${orderId}`, { headers, duration: 2 });
+  await load(`${bareUrl}/orders/${orderId}`, { duration: 2 });
+  const ours = await load(`${api.url}/orders/${orderId}`, { headers });
+  const raw = await load(`${bareUrl}/orders/${orderId}`, {});
+  if (ours.non2xx > 0) throw new Error(`GET answered ${ours.non2xx} non-2xx responses`);
+  console.log(`GET  api ${round(ours.requests.average, 0)} req/s p99 ${ours.latency.p99} ms   bare ${round(raw.requests.average, 0)} req/s p99 ${raw.latency.p99} ms`);
+
+  // POST /orders: a fixed number of orders each way, same concurrency.
+  const postOurs = await autocannon({
+    url: `${api.url}/orders`,
+    method: 'POST',
+    headers: { ...headers, 'content-type': 'application/json' },
+    body: '{}',
+    connections: CONNECTIONS,
+    amount: POST_COUNT,
+  });
+  if (postOurs.non2xx > 0) throw new Error(`POST answered ${postOurs.non2xx} non-2xx responses`);
+  const postOursPerS = POST_COUNT / (postOurs.duration || 1);
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async () => {
+      while (next++ < POST_COUNT) {
+        const id = randomUUID();
+        await workers.client.workflow.start(ORDER_WORKFLOW_TYPE, {
+          taskQueue: TASK_QUEUES.orders,
+          workflowId: orderWorkflowId(id),
+          args: [{ orderId: id, customerId: catalog.customers.good, currency: 'USD' }],
+        });
+      }
+    }),
+  );
+  const postRawPerS = POST_COUNT / ((performance.now() - t0) / 1000);
+  console.log(`POST api ${round(postOursPerS)} orders/s   bare workflow.start ${round(postRawPerS)} starts/s`);
+
+  await bare.close();
+  await pool.end();
+  await api.close();
+  await workers.stop();
+  await db.destroy();
+  console.log(
+    JSON.stringify({
+      get_rps: round(ours.requests.average, 0),
+      get_p99_ms: ours.latency.p99,
+      raw_get_rps: round(raw.requests.average, 0),
+      get_ratio: round(ours.requests.average / raw.requests.average),
+      post_rps: round(postOursPerS),
+      raw_start_per_s: round(postRawPerS),
+      post_ratio: round(postOursPerS / postRawPerS),
+    }),
+  );
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
