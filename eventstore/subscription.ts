@@ -36,11 +36,14 @@ export function subscribe(store: PostgresEventStore, listener: PgClient | undefi
   let checkpoint = options.from;
   let stopped = false;
   let wake: (() => void) | undefined;
+  // A notification that arrives while a batch is in hand must not be lost: it means "poll again now".
+  let notified = false;
   const stopController = new AbortController();
 
   const onNotification = (msg: { channel: string; payload?: string }): void => {
     if (msg.channel !== NOTIFY_CHANNEL) return;
     if (options.streamType !== undefined && msg.payload !== options.streamType) return;
+    notified = true;
     wake?.();
   };
   listener?.on('notification', onNotification);
@@ -72,7 +75,8 @@ export function subscribe(store: PostgresEventStore, listener: PgClient | undefi
           checkpoint = next;
         }
         failures = 0;
-        if (events.length < batchSize) await idle(maxInterval);
+        if (events.length < batchSize && !notified) await idle(maxInterval);
+        notified = false;
       } catch (err) {
         failures++;
         options.onError?.(err);
