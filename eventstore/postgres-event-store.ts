@@ -219,6 +219,17 @@ export class PostgresEventStore {
     };
   }
 
+  /** The checkpoint a reader that has read everything committed so far would hold. */
+  async headCheckpoint(): Promise<GlobalCheckpoint> {
+    const { rows } = await this.db.raw<{ rows: { txid: string; global_position: string }[] }>(
+      `SELECT transaction_id::text AS txid, global_position FROM events
+        WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+        ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
+    );
+    const row = rows[0];
+    return row ? { transactionId: BigInt(row.txid), globalPosition: BigInt(row.global_position) } : { transactionId: 0n, globalPosition: 0n };
+  }
+
   /** The newest committed-safe position: where a fully caught-up reader stands. */
   async headPosition(): Promise<bigint> {
     const { rows } = await this.db.raw<{ rows: { head: string | null }[] }>(

@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import type { Client as PgClient } from 'pg';
 import { Client, Connection } from '@temporalio/client';
 import * as fc from 'fast-check';
-import { PostgresEventStore, listenForAppends, type Subscription } from '../../../eventstore';
+import { PostgresEventStore, listenForAppends, saveCheckpoint, type Subscription } from '../../../eventstore';
 import { createPgClient } from '../../../infra';
 import { ProjectionRunner, startSubscriptionProjector, PROJECTION_NAMES } from '../../../projections';
 import { orderRegistry } from '../../../workers/temporal-workers';
@@ -39,7 +39,11 @@ describe('HTTP API against the real stack', () => {
     const store = new PostgresEventStore(db, orderRegistry(), { notifyAppends: false });
     listener = await listenForAppends(createPgClient('api-test-listener'));
     const runner = new ProjectionRunner({ db, store });
+    // This suite reads only its own orders: its projectors start at the head of the log instead of
+    // catching up on every order earlier runs left in the shared database.
+    const head = await store.headCheckpoint();
     for (const name of PROJECTION_NAMES) {
+      await saveCheckpoint(db, `projection:public.${name}`, head);
       projectors.push(await startSubscriptionProjector(name, { db, store, runner, listener, maxPollIntervalMs: 200 }));
     }
     api = await startApi(db, workers.client);
