@@ -20,6 +20,9 @@ interface ProcessSpec {
 /** Each long-running process of the system: a Temporal worker per task queue, and so on. */
 export const PROCESSES: ProcessSpec[] = [
   ...WORKER_ROLES.map((role) => ({ name: `worker-${role}`, entrypoint: 'workers/order-worker.ts', args: [role] })),
+  { name: 'relay', entrypoint: 'workers/relay.ts', args: [] },
+  { name: 'order-projector', entrypoint: 'workers/projector.ts', args: ['order'] },
+  { name: 'analytics-projector', entrypoint: 'workers/projector.ts', args: ['analytics'] },
   { name: 'api', entrypoint: 'api/main.ts', args: [] },
 ];
 

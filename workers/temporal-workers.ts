@@ -6,6 +6,10 @@ import { temporalConnectionOptions } from '../infra';
 import { PostgresEventStore, EventRegistry } from '../eventstore';
 import { ORDER_EVENT_DEFINITIONS } from '../domain';
 import { createOrderEventActivities } from '../activities/order-events';
+import { createPublishingActivities } from '../activities/publishing';
+import type { EventPublisher } from '../messaging/publisher';
+import { KafkaPublisher } from '../messaging/kafka-publisher';
+import { RabbitMqPublisher } from '../messaging/rabbitmq-publisher';
 import {
   createInventoryActivities,
   createNotificationActivities,
@@ -30,10 +34,39 @@ export interface WorkerDependencies {
 
 export const orderRegistry = (): EventRegistry => new EventRegistry(ORDER_EVENT_DEFINITIONS);
 
-function activitiesFor(role: WorkerRole, deps: WorkerDependencies): object {
+/**
+ * Publishers for the publishing activity, connected on first use: a broker that is down when the
+ * worker starts must not keep orders from running (the relay delivers whatever this path misses).
+ */
+function lazyPublishers(): { publishers: EventPublisher[]; close(): Promise<void> } {
+  let rabbit: Promise<EventPublisher> | undefined;
+  const kafka = new KafkaPublisher();
+  const rabbitmq: EventPublisher = {
+    broker: 'rabbitmq',
+    maxInFlightBatches: 1,
+    async publish(events) {
+      rabbit ??= RabbitMqPublisher.connect({ connectionName: 'order-worker' });
+      const publisher = await rabbit.catch((err: unknown) => {
+        rabbit = undefined;
+        throw err;
+      });
+      await publisher.publish(events);
+    },
+    async close() {
+      await (await rabbit?.catch(() => undefined))?.close();
+    },
+  };
+  return { publishers: [rabbitmq, kafka], close: async () => void (await Promise.allSettled([rabbitmq.close(), kafka.close()])) };
+}
+
+function activitiesFor(role: WorkerRole, deps: WorkerDependencies, onClose: (close: () => Promise<void>) => void): object {
   switch (role) {
-    case 'orders':
-      return createOrderEventActivities(new PostgresEventStore(deps.db, orderRegistry()));
+    case 'orders': {
+      const store = new PostgresEventStore(deps.db, orderRegistry());
+      const { publishers, close } = lazyPublishers();
+      onClose(close);
+      return { ...createOrderEventActivities(store), ...createPublishingActivities({ store, publishers }) };
+    }
     case 'inventory':
       return createInventoryActivities(deps.db);
     case 'payments':
@@ -45,8 +78,15 @@ function activitiesFor(role: WorkerRole, deps: WorkerDependencies): object {
   }
 }
 
+export interface RoleWorker {
+  worker: Worker;
+  /** Releases what the activities hold (broker connections); call after the worker stopped. */
+  dispose(): Promise<void>;
+}
+
 /** A worker for one task queue: the order workflow and its event activities, or one saga service. */
-export async function createWorker(role: WorkerRole, deps: WorkerDependencies): Promise<Worker> {
+export async function createWorker(role: WorkerRole, deps: WorkerDependencies): Promise<RoleWorker> {
+  const closers: (() => Promise<void>)[] = [];
   const taskQueue = TASK_QUEUES[role];
   const workflows =
     role === 'orders'
@@ -54,13 +94,14 @@ export async function createWorker(role: WorkerRole, deps: WorkerDependencies): 
         ? { workflowBundle: deps.workflowBundle }
         : { workflowsPath: WORKFLOWS_PATH }
       : {};
-  return Worker.create({
+  const worker = await Worker.create({
     connection: deps.connection,
     namespace: config().TEMPORAL_NAMESPACE,
     taskQueue,
-    activities: activitiesFor(role, deps),
+    activities: activitiesFor(role, deps, (close) => closers.push(close)),
     ...workflows,
   });
+  return { worker, dispose: async () => void (await Promise.allSettled(closers.map((close) => close()))) };
 }
 
 export async function connectWorkerConnection(): Promise<NativeConnection> {

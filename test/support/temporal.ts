@@ -8,6 +8,7 @@ import {
   connectWorkerConnection,
   createWorker,
   type WorkerDependencies,
+  type RoleWorker,
   type WorkerRole,
 } from '../../workers/temporal-workers';
 import { connectTemporalClient } from '../../infra';
@@ -35,10 +36,11 @@ export async function runWorkers(
 ): Promise<RunningWorkers> {
   requireService('temporal');
   const connection: NativeConnection = await connectWorkerConnection();
-  const workers: Worker[] = [];
+  const created: RoleWorker[] = [];
   for (const role of roles) {
-    workers.push(await createWorker(role, { db, connection, workflowBundle: await workflowBundle(), ...options }));
+    created.push(await createWorker(role, { db, connection, workflowBundle: await workflowBundle(), ...options }));
   }
+  const workers: Worker[] = created.map((c) => c.worker);
   const running = workers.map((w) => w.run());
   const client = await connectTemporalClient();
   return {
@@ -46,6 +48,7 @@ export async function runWorkers(
     async stop() {
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
       await Promise.all(running);
+      await Promise.all(created.map((c) => c.dispose()));
       await connection.close();
       await client.connection.close();
     },

@@ -1,4 +1,5 @@
-import { proxyActivities, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
+import { log, patched, proxyActivities, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
+import type { PublishingActivities } from '../../activities/publishing';
 import type { EventMetadata } from '../../eventstore/types';
 import type { OrderEventActivities } from '../../activities/order-events';
 import { decide, evolve, initialOrderState, money, type OrderCommand, type OrderState } from '../../domain';
@@ -12,6 +13,16 @@ const { appendOrderEvents } = proxyActivities<OrderEventActivities>({
   retry: { initialInterval: '200ms', maximumInterval: '5s' },
 });
 
+const { publishOrderEvents } = proxyActivities<PublishingActivities>({
+  taskQueue: TASK_QUEUES.orders,
+  startToCloseTimeout: '15s',
+  // A broker outage must not hold the order back: a few tries, then the outbox relay delivers.
+  retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 4 },
+});
+
+/** 2026-11: the workflow publishes the events it appended (the relay stays the safety net). */
+export const PUBLISH_AFTER_APPEND_PATCH = 'publish-after-append';
+
 /**
  * The workflow's view of its order: the domain decides each command's events, an activity appends
  * them (the workflow is the stream's only writer), and the state evolves from them.
@@ -24,6 +35,7 @@ export class OrderLedger {
   private decided: OrderState = initialOrderState;
   private persistedVersion = 0;
   private tail: Promise<unknown> = Promise.resolve();
+  private publishing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly orderId: string,
@@ -38,6 +50,25 @@ export class OrderLedger {
   /** The stream version the event store holds so far. */
   get version(): number {
     return this.persistedVersion;
+  }
+
+  /**
+   * Publishes appended events to the brokers beside the saga, not in its way; publications follow one
+   * another so each order's events leave in version order. A failure is left to the relay.
+   */
+  private publish(fromVersion: number, toVersion: number): void {
+    if (!patched(PUBLISH_AFTER_APPEND_PATCH)) return;
+    this.publishing = this.publishing.then(() =>
+      publishOrderEvents({ orderId: this.orderId, fromVersion, toVersion }).then(
+        () => undefined,
+        (err: unknown) => log.warn('publishing failed; the outbox relay will deliver', { fromVersion, toVersion, err }),
+      ),
+    );
+  }
+
+  /** Resolves once every publication started so far has finished: wait for it before the workflow ends. */
+  published(): Promise<void> {
+    return this.publishing;
   }
 
   /** Applies the rules without recording anything: for update validators. Throws on a violation. */
@@ -64,6 +95,7 @@ export class OrderLedger {
       });
       this.persistedVersion = stored.version;
       publishState(stored);
+      this.publish(expectedVersion + 1, stored.version);
       return stored;
     });
     this.tail = run.catch(() => undefined);

@@ -34,7 +34,7 @@ import {
   type OrderWorkflowInput,
 } from './contract';
 import { asUpdateFailure, validateWith } from './failures';
-import { OrderLedger } from './ledger';
+import { OrderLedger, PUBLISH_AFTER_APPEND_PATCH } from './ledger';
 import { Compensations } from './compensations';
 import { services } from './services';
 
@@ -45,6 +45,8 @@ import { services } from './services';
 export const PATCHES = {
   /** 2026-11: delivery tells shipping and inventory concurrently instead of one after the other. */
   deliverInParallel: 'deliver-in-parallel',
+  /** 2026-11: the workflow publishes the events it appended (see OrderLedger). */
+  publishAfterAppend: PUBLISH_AFTER_APPEND_PATCH,
 } as const;
 
 const DEFAULT_DRAFT_TTL_MS = 24 * 60 * 60 * 1000;
@@ -154,10 +156,12 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderOut
         await ledger.record({ type: 'CancelOrder', data: { reason: 'workflow_cancelled', now: now() } });
       }
       await condition(allHandlersFinished);
+      await ledger.published();
     });
     throw err;
   }
   await condition(allHandlersFinished);
+  await ledger.published();
   return outcome(ledger.state);
 
   /** The saga. Every compensation is registered before its step runs: a step that timed out may have half-happened. */

@@ -1,0 +1,39 @@
+import type { Knex } from 'knex';
+
+export type ProcessOutcome<T> = { applied: true; result: T } | { applied: false };
+
+/**
+ * Runs a handler at most once per (consumer, event id): in one Postgres transaction it first claims
+ * the event in processed_messages, then runs the handler with that transaction, so the claim and the
+ * handler's effects commit or roll back together. A delivery whose claim already exists is a
+ * duplicate and the handler is skipped. Two deliveries racing each other serialise on the claim's
+ * primary key: the second waits for the first to commit (then skips) or roll back (then runs).
+ */
+export async function processOnce<T>(
+  db: Knex,
+  consumerName: string,
+  eventId: string,
+  handler: (trx: Knex.Transaction) => Promise<T>,
+): Promise<ProcessOutcome<T>> {
+  return db.transaction(async (trx) => {
+    const { rowCount } = await trx.raw<{ rowCount: number | null }>(
+      'INSERT INTO processed_messages (consumer_name, event_id) VALUES (?, ?) ON CONFLICT DO NOTHING',
+      [consumerName, eventId],
+    );
+    if (rowCount === 0) return { applied: false } as const;
+    return { applied: true, result: await handler(trx) } as const;
+  });
+}
+
+/** Whether the consumer already applied the event (for tests and diagnostics). */
+export async function wasProcessed(db: Knex, consumerName: string, eventId: string): Promise<boolean> {
+  const row = await db('processed_messages').where({ consumer_name: consumerName, event_id: eventId }).first('event_id');
+  return row !== undefined;
+}
+
+/** Forgets claims older than the given age: only safe beyond the longest a redelivery can take. */
+export async function pruneProcessedMessages(db: Knex, olderThanMs: number): Promise<number> {
+  return db('processed_messages')
+    .where('processed_at', '<', db.raw(`now() - (? || ' milliseconds')::interval`, [olderThanMs]))
+    .delete();
+}

@@ -1,0 +1,52 @@
+import { config } from '../config';
+
+/** A queue as the management API reports it. */
+export interface QueueDepth {
+  name: string;
+  /** Ready plus unacknowledged. */
+  messages: number;
+  ready: number;
+  unacknowledged: number;
+  consumers: number;
+}
+
+interface QueueRow {
+  name: string;
+  messages?: number;
+  messages_ready?: number;
+  messages_unacknowledged?: number;
+  consumers?: number;
+}
+
+/** The virtual host of RABBITMQ_URL ('/' when the URL names none). */
+export function rabbitVhost(): string {
+  const path = new URL(config().RABBITMQ_URL).pathname;
+  return path.length > 1 ? decodeURIComponent(path.slice(1)) : '/';
+}
+
+/**
+ * Queue depths from the management HTTP API (RABBITMQ_MANAGEMENT_URL, credentials in the URL). The
+ * API's numbers are refreshed every few seconds by the broker, so they suit metrics, not assertions.
+ */
+export async function rabbitQueueDepths(filter: (name: string) => boolean = () => true): Promise<QueueDepth[]> {
+  const base = new URL(config().RABBITMQ_MANAGEMENT_URL);
+  // fetch refuses URLs with credentials: they go into the Authorization header instead.
+  const auth = Buffer.from(`${decodeURIComponent(base.username)}:${decodeURIComponent(base.password)}`).toString('base64');
+  base.username = '';
+  base.password = '';
+  const url = new URL(`api/queues/${encodeURIComponent(rabbitVhost())}`, base.href.endsWith('/') ? base.href : `${base.href}/`);
+  url.searchParams.set('columns', 'name,messages,messages_ready,messages_unacknowledged,consumers');
+  const response = await fetch(url, { headers: { authorization: `Basic ${auth}` }, signal: AbortSignal.timeout(5000) });
+  if (!response.ok) throw new Error(`RabbitMQ management API answered ${response.status} for ${url.pathname}`);
+  const rows = (await response.json()) as QueueRow[];
+  return rows
+    .filter((row) => filter(row.name))
+    .map((row) => ({
+      name: row.name,
+      messages: row.messages ?? 0,
+      ready: row.messages_ready ?? 0,
+      unacknowledged: row.messages_unacknowledged ?? 0,
+      consumers: row.consumers ?? 0,
+    }))
+    .sort((a, b) => a.name.localeCompare(b.name));
+}

@@ -1,0 +1,46 @@
+import type { Knex } from 'knex';
+import { createKafka } from '../infra/kafka';
+import { kafkaConsumerLag, kafkaTopicDepth, type ConsumerGroupLag } from './kafka-lag';
+import { KAFKA_TOPICS } from './kafka-topics';
+import { rabbitQueueDepths, type QueueDepth } from './rabbitmq-management';
+import { relayLag, type RelayLag } from './relay-lag';
+
+/** A section that could not be read holds the reason instead: one broker being down must not hide the rest. */
+export type Section<T> = T | { error: string };
+
+export interface MessagingStatus {
+  relay: Section<RelayLag[]>;
+  rabbitmqQueues: Section<QueueDepth[]>;
+  kafkaConsumerGroups: Section<ConsumerGroupLag[]>;
+  kafkaDlqMessages: Section<number>;
+}
+
+async function section<T>(read: () => Promise<T>): Promise<Section<T>> {
+  try {
+    return await read();
+  } catch (err) {
+    return { error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/**
+ * Everything an operator (or /metrics) wants to know about the flow of events: relay lag per broker,
+ * RabbitMQ queue depths (work, retry and parking queues), Kafka consumer-group lag and DLQ size.
+ */
+export async function messagingStatus(db: Knex, options: { kafkaGroupIds?: readonly string[] } = {}): Promise<MessagingStatus> {
+  const admin = createKafka('status', { retry: { retries: 1 } }).admin();
+  const kafka = section(async () => {
+    await admin.connect();
+    return {
+      groups: await kafkaConsumerLag(admin, { groupIds: options.kafkaGroupIds }),
+      dlq: await kafkaTopicDepth(admin, KAFKA_TOPICS.orderEventsDlq),
+    };
+  }).finally(() => admin.disconnect().catch(() => undefined));
+  const [relay, rabbitmqQueues, kafkaStatus] = await Promise.all([section(() => relayLag(db)), section(() => rabbitQueueDepths()), kafka]);
+  return {
+    relay,
+    rabbitmqQueues,
+    kafkaConsumerGroups: 'error' in kafkaStatus ? kafkaStatus : kafkaStatus.groups,
+    kafkaDlqMessages: 'error' in kafkaStatus ? kafkaStatus : kafkaStatus.dlq,
+  };
+}

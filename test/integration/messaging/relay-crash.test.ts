@@ -1,0 +1,112 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import readline from 'node:readline';
+import type { Knex } from 'knex';
+import { PostgresEventStore } from '../../../eventstore';
+import { openTestDatabase } from '../../support/postgres';
+import { REPO_DIR, requireService } from '../../support/stack';
+import {
+  appendOrder,
+  containsAll,
+  messagingRegistry,
+  openKafkaTap,
+  openRabbitTap,
+  positionRelayAtHead,
+  uniqueName,
+  waitFor,
+  type KafkaTap,
+  type RabbitTap,
+} from './support';
+
+/** The relay process (workers/relay.ts) as a child, run by node itself so that signals reach it directly. */
+class RelayProcess {
+  private readonly child: ChildProcess;
+  private readonly lines: string[] = [];
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  constructor(prefix: string) {
+    this.child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_DIR, 'workers', 'relay.ts')], {
+      cwd: REPO_DIR,
+      env: { ...process.env, RELAY_CHECKPOINT_PREFIX: prefix, RELAY_MAX_POLL_INTERVAL_MS: '200', LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    for (const stream of [this.child.stdout, this.child.stderr]) {
+      if (stream) readline.createInterface({ input: stream }).on('line', (line) => this.lines.push(line));
+    }
+    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
+  }
+
+  /** Both lanes started: the relay follows the log from its checkpoints. */
+  async started(): Promise<void> {
+    await waitFor('the relay process to start both lanes', async () => this.lines.filter((l) => l.includes('relay lane started')).length, (n) => n === 2, 30_000).catch(
+      (err: Error) => {
+        throw new Error(`${err.message}\n${this.lines.slice(-20).join('\n')}`);
+      },
+    );
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    this.child.kill(signal);
+  }
+
+  log(): string[] {
+    return this.lines;
+  }
+}
+
+describe('relay process killed between commit and publish', () => {
+  let db: Knex;
+  let store: PostgresEventStore;
+  let rabbitTap: RabbitTap;
+  let kafkaTap: KafkaTap;
+  const children: RelayProcess[] = [];
+
+  beforeAll(async () => {
+    requireService('postgres');
+    requireService('rabbitmq');
+    requireService('kafka');
+    db = await openTestDatabase();
+    store = new PostgresEventStore(db, messagingRegistry());
+    rabbitTap = await openRabbitTap('Order.#');
+    kafkaTap = await openKafkaTap();
+  });
+
+  afterAll(async () => {
+    for (const child of children) child.signal('SIGKILL');
+    await rabbitTap?.close();
+    await kafkaTap?.close();
+    await db?.destroy();
+  });
+
+  it('publishes, after a restart, the event it was killed before publishing', async () => {
+    const prefix = uniqueName('relay-crash');
+    await positionRelayAtHead(db, prefix);
+    const first = new RelayProcess(prefix);
+    children.push(first);
+    await first.started();
+
+    const orderId = randomUUID();
+    const before = await appendOrder(store, orderId, 1);
+    await waitFor('the first event on RabbitMQ', async () => rabbitTap.eventIds(), (ids) => containsAll(ids, before));
+    await waitFor('the first event on Kafka', async () => kafkaTap.eventIds(), (ids) => containsAll(ids, before));
+
+    // Frozen, the relay cannot publish what commits next; then it dies without a chance to clean up.
+    first.signal('SIGSTOP');
+    const afterCommit = await appendOrder(store, orderId, 2, 1);
+    first.signal('SIGKILL');
+    expect(await first.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    expect([...rabbitTap.eventIds(), ...kafkaTap.eventIds()].filter((id) => afterCommit.includes(id))).toEqual([]);
+
+    const second = new RelayProcess(prefix);
+    children.push(second);
+    await second.started();
+    await waitFor('the committed events on RabbitMQ', async () => rabbitTap.eventIds(), (ids) => containsAll(ids, afterCommit));
+    await waitFor('the committed events on Kafka', async () => kafkaTap.eventIds(), (ids) => containsAll(ids, afterCommit));
+
+    // SIGTERM stops it gracefully: exit code 0, and it says so in its structured log.
+    second.signal('SIGTERM');
+    expect(await second.exited).toEqual({ code: 0, signal: null });
+    expect(second.log().some((line) => line.startsWith('{') && (JSON.parse(line) as { msg?: string }).msg === 'relay stopped')).toBe(true);
+  }, 90_000);
+});

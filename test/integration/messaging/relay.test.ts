@@ -1,0 +1,183 @@
+import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { Client as PgClient } from 'pg';
+import { PostgresEventStore, listenForAppends } from '../../../eventstore';
+import { createPgClient } from '../../../infra';
+import { createPublishingActivities } from '../../../activities/publishing';
+import { KafkaPublisher } from '../../../messaging/kafka-publisher';
+import { RabbitMqPublisher } from '../../../messaging/rabbitmq-publisher';
+import { OutboxRelay } from '../../../messaging/relay';
+import { relayLag } from '../../../messaging/relay-lag';
+import { openTestDatabase } from '../../support/postgres';
+import { requireService } from '../../support/stack';
+import {
+  appendOrder,
+  containsAll,
+  messagingRegistry,
+  openKafkaTap,
+  openRabbitTap,
+  positionOf,
+  positionRelayAtHead,
+  reached,
+  testLogger,
+  uniqueName,
+  waitFor,
+  type KafkaTap,
+  type RabbitTap,
+} from './support';
+
+describe('outbox relay (real Postgres, RabbitMQ and Kafka)', () => {
+  let db: Knex;
+  let store: PostgresEventStore;
+  let listener: PgClient;
+  let rabbit: RabbitMqPublisher;
+  let kafka: KafkaPublisher;
+  let rabbitTap: RabbitTap;
+  let kafkaTap: KafkaTap;
+  const logger = testLogger('relay-test');
+
+  beforeAll(async () => {
+    requireService('postgres');
+    requireService('rabbitmq');
+    requireService('kafka');
+    db = await openTestDatabase();
+    store = new PostgresEventStore(db, messagingRegistry());
+    listener = await listenForAppends(createPgClient('relay-test-listener'));
+    rabbit = await RabbitMqPublisher.connect({ connectionName: 'relay-test', logger });
+    kafka = new KafkaPublisher({ logger });
+    rabbitTap = await openRabbitTap('Order.#');
+    kafkaTap = await openKafkaTap();
+  }, 60_000);
+
+  afterAll(async () => {
+    await rabbitTap?.close();
+    await kafkaTap?.close();
+    await rabbit?.close();
+    await kafka?.close();
+    await listener?.end();
+    await db?.destroy();
+  });
+
+  const startRelay = async (prefix: string): Promise<OutboxRelay> => {
+    const relay = new OutboxRelay({ db, store, publishers: [rabbit, kafka], listener, checkpointPrefix: prefix, maxPollIntervalMs: 200, logger });
+    await relay.start();
+    return relay;
+  };
+  const count = (ids: readonly string[], id: string): number => ids.filter((x) => x === id).length;
+
+  it('publishes every committed event to both brokers, nothing of an open transaction until it commits, and resumes from its checkpoint', async () => {
+    const prefix = uniqueName('relay-test');
+    await positionRelayAtHead(db, prefix);
+    let relay = await startRelay(prefix);
+    try {
+      const [orderA, orderB, orderC] = [randomUUID(), randomUUID(), randomUUID()];
+
+      // A takes its place in the log first and stays uncommitted; B commits after it.
+      const trx = await db.transaction();
+      const inTrx = new PostgresEventStore(trx as unknown as Knex, messagingRegistry(), { notifyAppends: false });
+      const idsA = await appendOrder(inTrx, orderA, 2);
+      const idsB = await appendOrder(store, orderB, 3);
+
+      // Nothing may be published while A is open: B is behind A in the gap-free order, and A is not
+      // committed. The relay polls every 200 ms; give it several polls to misbehave.
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const [rabbitLag] = await relayLag(db, prefix, ['rabbitmq']);
+      expect(rabbitLag?.lagEvents).toBeGreaterThanOrEqual(3);
+      expect([...rabbitTap.eventIds(), ...kafkaTap.eventIds()].filter((id) => idsA.includes(id) || idsB.includes(id))).toEqual([]);
+
+      await trx.commit();
+      const expected = [...idsA, ...idsB];
+      await waitFor('A and B on RabbitMQ', async () => rabbitTap.eventIds(), (ids) => containsAll(ids, expected));
+      await waitFor('A and B on Kafka', async () => kafkaTap.eventIds(), (ids) => containsAll(ids, expected));
+      // Log order: A's transaction is older, so A comes first.
+      const rabbitOrder = rabbitTap.eventIds().filter((id) => expected.includes(id));
+      expect(rabbitOrder).toEqual(expected);
+
+      // What a message looks like on each broker.
+      const onRabbit = rabbitTap.messages.find((m) => m.envelope.eventId === idsB[0])!;
+      expect(onRabbit.message.fields).toMatchObject({ exchange: 'events', routingKey: 'Order.OrderCreated' });
+      expect(onRabbit.message.properties).toMatchObject({ messageId: idsB[0], type: 'OrderCreated', correlationId: `corr-${orderB}`, deliveryMode: 2 });
+      expect(onRabbit.message.properties.headers).toMatchObject({ 'stream-id': `Order-${orderB}`, 'stream-version': '1', 'schema-version': '2' });
+      const onKafka = kafkaTap.messages.find((m) => m.envelope.eventId === idsB[0])!;
+      expect(onKafka.key).toBe(orderB);
+      expect(onKafka.headers).toMatchObject({ 'message-id': idsB[0], type: 'OrderCreated', 'correlation-id': `corr-${orderB}` });
+
+      const lastB = await positionOf(db, idsB[idsB.length - 1]!);
+      await waitFor('both lanes past B', async () => relay.status(), (lanes) => lanes.every((l) => reached(l.checkpoint, lastB)));
+
+      // Restart: a new relay with the same checkpoints publishes only what came after.
+      await relay.stop();
+      const idsC = await appendOrder(store, orderC, 2);
+      const idsB2 = await appendOrder(store, orderB, 1, 3);
+      // Other processes may append to the shared database too: at least ours are pending.
+      const lagsWhileStopped = await relayLag(db, prefix);
+      expect(lagsWhileStopped.map((l) => l.broker)).toEqual(['rabbitmq', 'kafka']);
+      for (const lag of lagsWhileStopped) {
+        expect(lag.lagEvents).toBeGreaterThanOrEqual(3);
+        expect(lag.lagSeconds).toBeGreaterThan(0);
+      }
+      relay = await startRelay(prefix);
+      const later = [...idsC, ...idsB2];
+      await waitFor('C on RabbitMQ', async () => rabbitTap.eventIds(), (ids) => containsAll(ids, later));
+      await waitFor('C on Kafka', async () => kafkaTap.eventIds(), (ids) => containsAll(ids, later));
+      const lastLater = await positionOf(db, later[later.length - 1]!);
+      await waitFor('both lanes past C', async () => relay.status(), (lanes) => lanes.every((l) => reached(l.checkpoint, lastLater)));
+      // Nothing published before the restart was published again.
+      for (const id of [...expected, ...later]) {
+        expect(count(rabbitTap.eventIds(), id)).toBe(1);
+        expect(count(kafkaTap.eventIds(), id)).toBe(1);
+      }
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  it("keeps each order's events in stream-version order on Kafka, one partition per order", async () => {
+    const prefix = uniqueName('relay-order');
+    await positionRelayAtHead(db, prefix);
+    const relay = await startRelay(prefix);
+    try {
+      const orders = Array.from({ length: 12 }, () => randomUUID());
+      // Appends interleave across orders, several events per append, from concurrent writers.
+      const versions = new Map(orders.map((o) => [o, 0]));
+      for (let round = 0; round < 5; round++) {
+        await Promise.all(
+          orders.map(async (orderId) => {
+            const from = versions.get(orderId)!;
+            const n = 1 + ((round + orderId.charCodeAt(0)) % 3);
+            await appendOrder(store, orderId, n, from);
+            versions.set(orderId, from + n);
+          }),
+        );
+      }
+      const total = [...versions.values()].reduce((a, b) => a + b, 0);
+      const streams = new Set(orders.map((o) => `Order-${o}`));
+      const ours = (): KafkaTap['messages'] => kafkaTap.messages.filter((m) => streams.has(m.envelope.streamId));
+      await waitFor(`${total} events on Kafka`, async () => ours().length, (n) => n >= total);
+
+      for (const orderId of orders) {
+        const seen = ours().filter((m) => m.key === orderId);
+        expect(seen.map((m) => m.envelope.streamVersion)).toEqual(Array.from({ length: versions.get(orderId)! }, (_, i) => i + 1));
+        expect(new Set(seen.map((m) => m.partition)).size).toBe(1);
+      }
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  it('publishOrderEvents activity publishes a version range of one order to both brokers', async () => {
+    const activities = createPublishingActivities({ store, publishers: [rabbit, kafka] });
+    const orderId = randomUUID();
+    const ids = await appendOrder(store, orderId, 4);
+    await expect(activities.publishOrderEvents({ orderId, fromVersion: 2, toVersion: 3 })).resolves.toEqual({ published: 2 });
+    const wanted = ids.slice(1, 3);
+    await waitFor('versions 2..3 on RabbitMQ', async () => rabbitTap.eventIds(), (seen) => containsAll(seen, wanted));
+    await waitFor('versions 2..3 on Kafka', async () => kafkaTap.eventIds(), (seen) => containsAll(seen, wanted));
+    expect(rabbitTap.eventIds().filter((id) => ids.includes(id))).toEqual(wanted);
+
+    // Retried (as Temporal would): duplicates at worst, never an error.
+    await expect(activities.publishOrderEvents({ orderId, fromVersion: 2, toVersion: 3 })).resolves.toEqual({ published: 2 });
+    await expect(activities.publishOrderEvents({ orderId, fromVersion: 4, toVersion: 6 })).rejects.toThrow(/has 1 of the 3 events/);
+    await expect(activities.publishOrderEvents({ orderId, fromVersion: 3, toVersion: 2 })).rejects.toMatchObject({ nonRetryable: true });
+  });
+});

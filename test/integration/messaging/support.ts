@@ -1,0 +1,255 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { ChannelModel, ConsumeMessage } from 'amqplib';
+import type { Consumer, Kafka } from 'kafkajs';
+import type { Knex } from 'knex';
+import { EventRegistry, PostgresEventStore, saveCheckpoint, type GlobalCheckpoint, type NewEvent } from '../../../eventstore';
+import { ORDER_EVENT_DEFINITIONS, orderStreamId } from '../../../domain/order/events';
+import { connectRabbitMq, createKafka, createLogger } from '../../../infra';
+import type { Logger } from '../../../infra/logger';
+import { parseEnvelope, type EventEnvelope } from '../../../messaging/envelope';
+import { kafkaLogCreator } from '../../../messaging/kafka-logging';
+import { KAFKA_TOPICS } from '../../../messaging/kafka-topics';
+import { relayCheckpointId } from '../../../messaging/relay';
+import { EVENTS_EXCHANGE, declareEventTopology } from '../../../messaging/rabbitmq-topology';
+import { REPO_DIR, type ServiceName } from '../../support/stack';
+import { ThingHappened, ThingRenamed } from '../../support/test-events';
+
+/** Shared helpers of the messaging integration tests (not a test file itself). */
+
+const run = promisify(execFile);
+
+/** Quiet unless LOG_LEVEL asks otherwise: broker outages are expected here and log warnings. */
+export function testLogger(name: string): Logger {
+  const logger = createLogger(name);
+  logger.level = process.env.LOG_LEVEL ?? 'silent';
+  return logger;
+}
+
+export function testKafka(name: string): Kafka {
+  return createKafka(`test-${name}`, { logCreator: kafkaLogCreator(testLogger(`kafka-${name}`)) });
+}
+
+/** Order events plus the event-store tests' types: the shared test database holds both. */
+export const messagingRegistry = (): EventRegistry => new EventRegistry([...ORDER_EVENT_DEFINITIONS, ThingHappened, ThingRenamed]);
+
+export const uniqueName = (prefix: string): string => `${prefix}-${randomUUID().slice(0, 8)}`;
+
+/** An order's first events: OrderCreated, then OrderItemAdded for the rest. */
+export function orderEvents(orderId: string, count: number, fromVersion = 0): NewEvent[] {
+  return Array.from({ length: count }, (_, i) => {
+    const version = fromVersion + i + 1;
+    if (version === 1) {
+      return {
+        eventId: randomUUID(),
+        type: 'OrderCreated',
+        data: { orderId, customerId: 'customer-1', currency: 'USD', createdAt: new Date().toISOString() },
+        metadata: { correlationId: `corr-${orderId}`, causationId: 'test', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' },
+      };
+    }
+    return {
+      eventId: randomUUID(),
+      type: 'OrderItemAdded',
+      data: { orderId, sku: `SKU-${version}`, quantity: 1, unitPrice: { amountMinor: 100 * version, currency: 'USD' } },
+      metadata: { correlationId: `corr-${orderId}` },
+    };
+  });
+}
+
+/** Appends `count` events to an order's stream after `fromVersion`; returns their event ids. */
+export async function appendOrder(store: PostgresEventStore, orderId: string, count: number, fromVersion = 0): Promise<string[]> {
+  const events = orderEvents(orderId, count, fromVersion);
+  await store.append(orderStreamId(orderId), events, { expectedVersion: fromVersion === 0 ? 'no_stream' : fromVersion });
+  return events.map((e) => e.eventId);
+}
+
+/** Appends to a handful of orders in turn until stopped; remembers every committed event id. */
+export function backgroundAppender(store: PostgresEventStore, orders: readonly string[]) {
+  const versions = new Map(orders.map((o) => [o, 0]));
+  const committed: string[] = [];
+  let running = true;
+  const loop = (async () => {
+    for (let i = 0; running; i++) {
+      const orderId = orders[i % orders.length]!;
+      const from = versions.get(orderId)!;
+      committed.push(...(await appendOrder(store, orderId, 2, from)));
+      versions.set(orderId, from + 2);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  })();
+  return {
+    committed,
+    async stop(): Promise<string[]> {
+      running = false;
+      await loop;
+      return committed;
+    },
+  };
+}
+
+/** The current end of the log: a test relay starts here, so it publishes only what the test appends. */
+export async function checkpointAtHead(db: Knex): Promise<GlobalCheckpoint> {
+  const { rows } = await db.raw<{ rows: { txid: string; global_position: string }[] }>(
+    'SELECT transaction_id::text AS txid, global_position FROM events ORDER BY transaction_id DESC, global_position DESC LIMIT 1',
+  );
+  const row = rows[0];
+  return row ? { transactionId: BigInt(row.txid), globalPosition: BigInt(row.global_position) } : { transactionId: 0n, globalPosition: 0n };
+}
+
+/** Where an event stands in the global log. */
+export async function positionOf(db: Knex, eventId: string): Promise<GlobalCheckpoint> {
+  const row = await db('events').where({ event_id: eventId }).first<{ txid: string; global_position: string }>(db.raw('transaction_id::text AS txid'), 'global_position');
+  if (!row) throw new Error(`No event ${eventId}`);
+  return { transactionId: BigInt(row.txid), globalPosition: BigInt(row.global_position) };
+}
+
+/** Whether a checkpoint is at or past a position, in the log's (transaction id, position) order. */
+export const reached = (checkpoint: GlobalCheckpoint, position: GlobalCheckpoint): boolean =>
+  checkpoint.transactionId > position.transactionId ||
+  (checkpoint.transactionId === position.transactionId && checkpoint.globalPosition >= position.globalPosition);
+
+/** Places both lanes of a relay with this checkpoint prefix at the end of the log. */
+export async function positionRelayAtHead(db: Knex, prefix: string): Promise<void> {
+  const head = await checkpointAtHead(db);
+  for (const broker of ['rabbitmq', 'kafka'] as const) await saveCheckpoint(db, relayCheckpointId(prefix, broker), head);
+}
+
+/** Polls until the check passes; fails with the description and the last state when it times out. */
+export async function waitFor<T>(description: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${description}; last: ${JSON.stringify(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Starts or stops a broker through the stack's own scripts (which wait until it is healthy or down). */
+export async function stackService(service: Extract<ServiceName, 'rabbitmq' | 'kafka'>, action: 'up' | 'down'): Promise<void> {
+  await run('bash', [path.join(REPO_DIR, 'stack', 'services', `${service}.sh`), action], { cwd: REPO_DIR, timeout: 180_000 });
+}
+
+/**
+ * A table where test handlers record each effect they apply, with no uniqueness: an event applied
+ * twice shows up as two rows.
+ */
+export async function ensureEffectsTable(db: Knex): Promise<void> {
+  await db.raw(`CREATE TABLE IF NOT EXISTS messaging_test_effects (
+    seq bigserial PRIMARY KEY,
+    consumer text NOT NULL,
+    event_id uuid NOT NULL,
+    stream_id text NOT NULL,
+    stream_version integer NOT NULL
+  )`);
+}
+
+export async function recordEffect(trx: Knex.Transaction, consumer: string, envelope: EventEnvelope): Promise<void> {
+  await trx('messaging_test_effects').insert({ consumer, event_id: envelope.eventId, stream_id: envelope.streamId, stream_version: envelope.streamVersion });
+}
+
+export interface EffectCounts {
+  distinct: number;
+  total: number;
+  duplicated: string[];
+}
+
+export async function effectCounts(db: Knex, consumer: string): Promise<EffectCounts> {
+  const rows = await db('messaging_test_effects').where({ consumer }).select('event_id').count<{ event_id: string; count: string }[]>('* as count').groupBy('event_id');
+  return {
+    distinct: rows.length,
+    total: rows.reduce((sum, r) => sum + Number(r.count), 0),
+    duplicated: rows.filter((r) => Number(r.count) > 1).map((r) => r.event_id),
+  };
+}
+
+export async function appliedEventIds(db: Knex, consumer: string): Promise<Set<string>> {
+  const rows = await db('messaging_test_effects').where({ consumer }).select<{ event_id: string }[]>('event_id');
+  return new Set(rows.map((r) => r.event_id));
+}
+
+/** A throwaway queue bound to `events` that records what arrives, for asserting on publishes. */
+export interface RabbitTap {
+  messages: { envelope: EventEnvelope; message: ConsumeMessage }[];
+  eventIds(): string[];
+  close(): Promise<void>;
+}
+
+export async function openRabbitTap(bindingKey = '#'): Promise<RabbitTap> {
+  const connection: ChannelModel = await connectRabbitMq('test-tap');
+  const channel = await connection.createChannel();
+  await declareEventTopology(channel);
+  const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true });
+  await channel.bindQueue(queue, EVENTS_EXCHANGE, bindingKey);
+  const messages: RabbitTap['messages'] = [];
+  await channel.consume(
+    queue,
+    (message) => {
+      if (message) messages.push({ envelope: parseEnvelope(message.content), message });
+    },
+    { noAck: true },
+  );
+  return {
+    messages,
+    eventIds: () => messages.map((m) => m.envelope.eventId),
+    async close() {
+      await connection.close();
+    },
+  };
+}
+
+/** A consumer group placed at the current end of order-events that records what arrives. */
+export interface KafkaTap {
+  messages: { envelope: EventEnvelope; key: string | undefined; partition: number; headers: Record<string, string> }[];
+  eventIds(): string[];
+  close(): Promise<void>;
+}
+
+/** Resolves once a consumer has joined its group and finished a fetch: its positions are settled. */
+export function joinedAndFetching(consumer: Consumer): Promise<void> {
+  return new Promise((resolve) => {
+    const offJoin = consumer.on(consumer.events.GROUP_JOIN, () => {
+      offJoin();
+      const offFetch = consumer.on(consumer.events.FETCH, () => {
+        offFetch();
+        resolve();
+      });
+    });
+  });
+}
+
+/** A new group that starts at the topic's end, ready once the returned promise resolves. */
+export async function openKafkaTap(topic: string = KAFKA_TOPICS.orderEvents): Promise<KafkaTap> {
+  const kafka = testKafka('tap');
+  const groupId = uniqueName('test-tap');
+  const consumer: Consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100 });
+  const ready = joinedAndFetching(consumer);
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: false });
+  const messages: KafkaTap['messages'] = [];
+  await consumer.run({
+    eachMessage: async ({ partition, message }) => {
+      const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(Array.isArray(v) ? v[0] : v)]));
+      messages.push({ envelope: parseEnvelope(message.value), key: message.key?.toString(), partition, headers });
+    },
+  });
+  await ready;
+  return {
+    messages,
+    eventIds: () => messages.map((m) => m.envelope.eventId),
+    async close() {
+      await consumer.disconnect();
+      const admin = kafka.admin();
+      await admin.connect();
+      await admin.deleteGroups([groupId]).catch(() => undefined);
+      await admin.disconnect();
+    },
+  };
+}
+
+export const containsAll = (seen: readonly string[], expected: readonly string[]): boolean => {
+  const set = new Set(seen);
+  return expected.every((id) => set.has(id));
+};

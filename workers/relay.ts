@@ -1,0 +1,100 @@
+/**
+ * The outbox relay process: follows the event log and publishes every committed event to RabbitMQ and
+ * Kafka (messaging/relay.ts), one lane per broker. SIGTERM/SIGINT stop it after the batches in flight.
+ *
+ *   npm run relay                             run the relay, both lanes in this process
+ *   npm run relay -- --broker rabbitmq|kafka  run one lane only: one process per broker puts each
+ *                                             lane's client-side encoding on its own core
+ *   npm run relay -- --status                 print relay lag, queue depths and consumer-group lag
+ *                                             as JSON, and exit
+ * Two processes must never run the same lane: both would publish everything (harmless duplicates,
+ * wasted work). Lanes have their own checkpoints, so the split needs no coordination.
+ */
+import type { Client as PgClient } from 'pg';
+import { EventRegistry, PostgresEventStore, listenForAppends } from '../eventstore';
+import { ORDER_EVENT_DEFINITIONS } from '../domain/order/events';
+import { createKnex, createLogger, createPgClient } from '../infra';
+import type { Logger } from '../infra/logger';
+import type { Broker } from '../messaging/errors';
+import { KafkaPublisher } from '../messaging/kafka-publisher';
+import type { EventPublisher } from '../messaging/publisher';
+import { RabbitMqPublisher } from '../messaging/rabbitmq-publisher';
+import { OutboxRelay } from '../messaging/relay';
+import { relayLag } from '../messaging/relay-lag';
+import { messagingStatus } from '../messaging/status';
+
+const LAG_LOG_INTERVAL_MS = 30_000;
+
+async function printStatus(): Promise<void> {
+  const db = createKnex({ poolMax: 2, applicationName: 'relay-status' });
+  try {
+    console.log(JSON.stringify(await messagingStatus(db), null, 2));
+  } finally {
+    await db.destroy();
+  }
+}
+
+/** LISTEN only makes the relay faster; when it cannot be opened, the relay polls. */
+async function openListener(logger: Logger): Promise<PgClient | undefined> {
+  const client = createPgClient('relay-listener');
+  client.on('error', (err: Error) => logger.warn({ err: err.message }, 'LISTEN connection lost; relying on polling'));
+  try {
+    return await listenForAppends(client);
+  } catch (err) {
+    logger.warn({ err: (err as Error).message }, 'could not LISTEN for appends; relying on polling');
+    return undefined;
+  }
+}
+
+function brokersArgument(args: readonly string[]): Broker[] {
+  const index = args.indexOf('--broker');
+  if (index < 0) return ['rabbitmq', 'kafka'];
+  const broker = args[index + 1];
+  if (broker !== 'rabbitmq' && broker !== 'kafka') throw new Error('--broker takes rabbitmq or kafka');
+  return [broker];
+}
+
+async function run(): Promise<void> {
+  const brokers = brokersArgument(process.argv.slice(2));
+  const logger = createLogger('relay');
+  const db = createKnex({ poolMax: 4, applicationName: 'relay' });
+  // The relay only reads; the registry upcasts old order events (other types pass through as stored).
+  const store = new PostgresEventStore(db, new EventRegistry(ORDER_EVENT_DEFINITIONS), { notifyAppends: false });
+  const listener = await openListener(logger);
+  const publishers: EventPublisher[] = [];
+  if (brokers.includes('rabbitmq')) {
+    publishers.push(await RabbitMqPublisher.connect({ connectionName: 'relay', logger: logger.child({ broker: 'rabbitmq' }) }));
+  }
+  if (brokers.includes('kafka')) publishers.push(new KafkaPublisher({ logger: logger.child({ broker: 'kafka' }) }));
+  const relay = new OutboxRelay({ db, store, publishers, listener, logger });
+  await relay.start();
+
+  const lagTimer = setInterval(() => {
+    relayLag(db, undefined, brokers)
+      .then((lags) => {
+        for (const lag of lags) logger.info({ broker: lag.broker, lagEvents: lag.lagEvents, lagSeconds: lag.lagSeconds }, 'relay lag');
+      })
+      .catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not read relay lag'));
+  }, LAG_LOG_INTERVAL_MS);
+
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping relay');
+    clearInterval(lagTimer);
+    await relay.stop();
+    await Promise.all(publishers.map((p) => p.close().catch(() => undefined)));
+    await listener?.end().catch(() => undefined);
+    await db.destroy();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+const main = process.argv.includes('--status') ? printStatus : run;
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
