@@ -60,7 +60,6 @@ export class KafkaEventConsumer {
   private consumer: Consumer | undefined;
   private readonly dlqProducer: Producer;
   private restarts = 0;
-  private fetching: Promise<void> = new Promise(() => undefined);
 
   private constructor(private readonly options: KafkaConsumerOptions) {
     this.logger = options.logger ?? createLogger(`kafka-consumer-${options.groupId}`);
@@ -69,20 +68,12 @@ export class KafkaEventConsumer {
     this.dlqProducer = createIdempotentProducer(this.kafka);
   }
 
-  /** Starts consuming; resolves once the consumer runs (see ready() for when it holds partitions). */
+  /** Starts consuming; resolves once the consumer runs (its partitions are assigned shortly after). */
   static async start(options: KafkaConsumerOptions): Promise<KafkaEventConsumer> {
     const consumer = new KafkaEventConsumer(options);
     await consumer.dlqProducer.connect();
     await consumer.run();
     return consumer;
-  }
-
-  /**
-   * Resolves once the current consumer has joined the group and finished a fetch, i.e. its partitions'
-   * positions are settled: a new group started with fromBeginning false sees everything produced after.
-   */
-  ready(): Promise<void> {
-    return this.fetching;
   }
 
   get topic(): string {
@@ -109,7 +100,6 @@ export class KafkaEventConsumer {
       heartbeatInterval: HEARTBEAT_EVERY_MS,
     });
     this.consumer = consumer;
-    this.fetching = firstFetchAfterJoin(consumer);
     // kafkajs restarts by itself after retriable failures; after any other crash we start a new one.
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       if (payload.restart || this.stopping.signal.aborted) return;
@@ -228,18 +218,6 @@ export class KafkaEventConsumer {
     // If this fails, the offset is not committed and the batch is retried: nothing is skipped unparked.
     await this.dlqProducer.send({ topic: this.dlqTopic, acks: -1, messages: [{ key: message.key, value: message.value, headers }] });
   }
-}
-
-function firstFetchAfterJoin(consumer: Consumer): Promise<void> {
-  return new Promise((resolve) => {
-    const offJoin = consumer.on(consumer.events.GROUP_JOIN, () => {
-      offJoin();
-      const offFetch = consumer.on(consumer.events.FETCH, () => {
-        offFetch();
-        resolve();
-      });
-    });
-  });
 }
 
 export function headerText(headers: IHeaders | undefined, name: string): string | undefined {

@@ -12,6 +12,8 @@ import { openTestDatabase } from '../../support/postgres';
 import { requireService } from '../../support/stack';
 import {
   backgroundAppender,
+  createTestTopic,
+  deleteTestTopics,
   appliedEventIds,
   effectCounts,
   ensureEffectsTable,
@@ -36,6 +38,7 @@ describe('Kafka broker restarted mid-stream (real broker restart)', () => {
   const logger = testLogger('kafka-outage');
   const groupId = uniqueName('test-kafka-outage');
   const kafkaClient = testKafka('kafka-outage');
+  let topic: string;
 
   beforeAll(async () => {
     requireService('postgres');
@@ -45,6 +48,8 @@ describe('Kafka broker restarted mid-stream (real broker restart)', () => {
     await ensureEffectsTable(db);
     store = new PostgresEventStore(db, messagingRegistry());
     listener = await listenForAppends(createPgClient('kafka-outage-listener'));
+    // The relay publishes to a topic of this test's own, which its consumer reads from the start.
+    topic = await createTestTopic(kafkaClient, 'test-kafka-outage', 6);
   });
 
   afterAll(async () => {
@@ -54,6 +59,7 @@ describe('Kafka broker restarted mid-stream (real broker restart)', () => {
     await admin.connect();
     await admin.deleteGroups([groupId]).catch(() => undefined);
     await admin.disconnect();
+    await deleteTestTopics(kafkaClient, [topic]);
     await listener?.end();
     await db?.destroy();
   }, 120_000);
@@ -62,7 +68,7 @@ describe('Kafka broker restarted mid-stream (real broker restart)', () => {
     const prefix = uniqueName('relay-kafka-outage');
     await positionRelayAtHead(db, prefix);
     const rabbit = await RabbitMqPublisher.connect({ connectionName: 'test-kafka-outage', logger });
-    const kafka = new KafkaPublisher({ logger, sendTimeoutMs: 5000 });
+    const kafka = new KafkaPublisher({ logger, topic, sendTimeoutMs: 5000 });
     const relay = new OutboxRelay({ db, store, listener, publishers: [rabbit, kafka], checkpointPrefix: prefix, maxPollIntervalMs: 200, logger });
     const orders = Array.from({ length: 4 }, () => randomUUID());
     const ours = new Set(orders.map((o) => `Order-${o}`));
@@ -72,11 +78,10 @@ describe('Kafka broker restarted mid-stream (real broker restart)', () => {
       handler: async (envelope, { trx }) => {
         if (ours.has(envelope.streamId)) await recordEffect(trx, groupId, envelope);
       },
-      fromBeginning: false,
+      topic,
       kafka: kafkaClient,
       logger,
     });
-    await consumer.ready();
     await relay.start();
     const appender = backgroundAppender(store, orders);
     try {

@@ -2,31 +2,29 @@ import { randomUUID } from 'node:crypto';
 import type { ChannelModel, ConfirmChannel } from 'amqplib';
 import type { Producer } from 'kafkajs';
 import type { Knex } from 'knex';
-import { PostgresEventStore } from '../../../eventstore';
-import { orderStreamId } from '../../../domain/order/events';
 import { connectRabbitMq, createIdempotentProducer } from '../../../infra';
 import { listKafkaParked, replayKafkaParked } from '../../../messaging/dlq-kafka';
 import { peekParked, replayParked } from '../../../messaging/dlq-rabbitmq';
 import type { EventHandler } from '../../../messaging/handler';
 import { KafkaEventConsumer } from '../../../messaging/kafka-consumer';
 import { KafkaPublisher } from '../../../messaging/kafka-publisher';
-import { KAFKA_TOPICS } from '../../../messaging/kafka-topics';
 import { RabbitMqConsumer } from '../../../messaging/rabbitmq-consumer';
 import { RabbitMqPublisher } from '../../../messaging/rabbitmq-publisher';
 import { parkingQueueName, retryQueueName } from '../../../messaging/rabbitmq-topology';
 import { openTestDatabase } from '../../support/postgres';
 import { requireService } from '../../support/stack';
 import {
-  appendOrder,
   appliedEventIds,
+  createTestTopic,
+  deleteTestTopics,
   effectCounts,
   ensureEffectsTable,
-  messagingRegistry,
   openKafkaTap,
   recordEffect,
   testKafka,
   testLogger,
   uniqueName,
+  unstoredOrderEvents,
   waitFor,
 } from './support';
 
@@ -46,23 +44,15 @@ function poisonHandler(consumer: string, poisonId: () => string) {
 
 describe('poison messages (real brokers and Postgres)', () => {
   let db: Knex;
-  let store: PostgresEventStore;
   const logger = testLogger('poison-test');
 
   beforeAll(async () => {
     requireService('postgres');
     db = await openTestDatabase();
     await ensureEffectsTable(db);
-    store = new PostgresEventStore(db, messagingRegistry());
   });
   afterAll(() => db?.destroy());
 
-  /** Appends an order of `count` events and returns them as stored, in stream order. */
-  async function storedOrder(count: number) {
-    const orderId = randomUUID();
-    await appendOrder(store, orderId, count);
-    return store.readStream(orderStreamId(orderId));
-  }
 
   describe('RabbitMQ', () => {
     let connection: ChannelModel;
@@ -85,7 +75,7 @@ describe('poison messages (real brokers and Postgres)', () => {
     });
 
     it('parks a message that keeps failing after the configured attempts, while the ones behind it go on; replay delivers it after the fix', async () => {
-      const events = await storedOrder(6);
+      const events = unstoredOrderEvents(6);
       const poison = events[1]!;
       const { state, handler } = poisonHandler(consumerName, () => poison.eventId);
       const consumer = await RabbitMqConsumer.start({
@@ -161,16 +151,15 @@ describe('poison messages (real brokers and Postgres)', () => {
     let producer: Producer;
     const kafka = testKafka('poison');
     const groupId = uniqueName('test-poison-group');
-    // A DLQ topic of this test's own, so that test runs leave nothing in the real one.
-    const dlqTopic = uniqueName('test-order-events.dlq');
+    // Topics of this test's own: it sees exactly its messages, and leaves nothing in the real ones.
+    let topic: string;
+    let dlqTopic: string;
 
     beforeAll(async () => {
       requireService('kafka');
-      const admin = kafka.admin();
-      await admin.connect();
-      await admin.createTopics({ topics: [{ topic: dlqTopic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true });
-      await admin.disconnect();
-      publisher = new KafkaPublisher({ logger });
+      topic = await createTestTopic(kafka, 'test-order-events');
+      dlqTopic = await createTestTopic(kafka, 'test-order-events.dlq', 1);
+      publisher = new KafkaPublisher({ logger, topic });
       producer = createIdempotentProducer(kafka);
       await producer.connect();
     });
@@ -180,16 +169,16 @@ describe('poison messages (real brokers and Postgres)', () => {
       const admin = kafka.admin();
       await admin.connect();
       await admin.deleteGroups([groupId, `${groupId}.dlq-replay`]).catch(() => undefined);
-      await admin.deleteTopics({ topics: [dlqTopic] }).catch(() => undefined);
       await admin.disconnect();
+      await deleteTestTopics(kafka, [topic, dlqTopic]);
     });
 
     it('retries in place, parks the message in the DLQ topic with its origin, moves on; replay delivers it to this group only', async () => {
-      const events = await storedOrder(6);
+      const events = unstoredOrderEvents(6);
       const poison = events[1]!;
       const { state, handler } = poisonHandler(groupId, () => poison.eventId);
       const dlqTap = await openKafkaTap(dlqTopic);
-      const mainTap = await openKafkaTap();
+      const mainTap = await openKafkaTap(topic);
       const consumer = await KafkaEventConsumer.start({
         groupId,
         db,
@@ -199,13 +188,12 @@ describe('poison messages (real brokers and Postgres)', () => {
         },
         retryDelaysMs: [200, 400],
         maxAttempts: 3,
+        topic,
         dlqTopic,
-        fromBeginning: false,
         kafka,
         logger,
       });
       try {
-        await consumer.ready();
         await publisher.publish(events);
         const all = events.map((e) => e.eventId);
         const others = all.filter((id) => id !== poison.eventId);
@@ -216,7 +204,7 @@ describe('poison messages (real brokers and Postgres)', () => {
         expect(parked[0]!.key).toBe(poison.streamId.replace(/^Order-/, ''));
         expect(parked[0]!.headers).toMatchObject({
           'x-error-message': 'cannot handle OrderItemAdded v2',
-          'x-original-topic': KAFKA_TOPICS.orderEvents,
+          'x-original-topic': topic,
           'x-consumer-group': groupId,
           'x-failed-attempts': '3',
           'message-id': poison.eventId,
@@ -230,7 +218,7 @@ describe('poison messages (real brokers and Postgres)', () => {
         await waitFor('the replayed poison applied', () => appliedEventIds(db, groupId), (ids) => ids.has(poison.eventId), 20_000);
         expect(state.attempts.get(poison.eventId)).toEqual([1, 2, 3, 1]);
         // The replayed copy is tagged for this group; every other group skips it.
-        const copy = await waitFor('the replayed copy on order-events', async () => mainTap.messages.filter((m) => m.envelope.eventId === poison.eventId), (l) => l.length === 2);
+        const copy = await waitFor('the replayed copy on the topic', async () => mainTap.messages.filter((m) => m.envelope.eventId === poison.eventId), (l) => l.length === 2);
         expect(copy[1]!.headers).toMatchObject({ 'x-replay-for': groupId });
         expect(copy[1]!.headers).not.toHaveProperty('x-error-message');
         // A second replay finds nothing new; the listing knows it was replayed.

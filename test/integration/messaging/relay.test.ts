@@ -19,6 +19,7 @@ import {
   positionOf,
   positionRelayAtHead,
   reached,
+  testKafka,
   testLogger,
   uniqueName,
   waitFor,
@@ -63,7 +64,10 @@ describe('outbox relay (real Postgres, RabbitMQ and Kafka)', () => {
     await relay.start();
     return relay;
   };
-  const count = (ids: readonly string[], id: string): number => ids.filter((x) => x === id).length;
+  // Another relay may run on the shared database (other tests, a developer's `npm run relay`) and
+  // publish the same events: assertions look at each event's first arrival, and at this relay's own
+  // checkpoints for what it published.
+  const firstArrivals = (ids: readonly string[]): string[] => [...new Set(ids)];
 
   it('publishes every committed event to both brokers, nothing of an open transaction until it commits, and resumes from its checkpoint', async () => {
     const prefix = uniqueName('relay-test');
@@ -90,7 +94,7 @@ describe('outbox relay (real Postgres, RabbitMQ and Kafka)', () => {
       await waitFor('A and B on RabbitMQ', async () => rabbitTap.eventIds(), (ids) => containsAll(ids, expected));
       await waitFor('A and B on Kafka', async () => kafkaTap.eventIds(), (ids) => containsAll(ids, expected));
       // Log order: A's transaction is older, so A comes first.
-      const rabbitOrder = rabbitTap.eventIds().filter((id) => expected.includes(id));
+      const rabbitOrder = firstArrivals(rabbitTap.eventIds()).filter((id) => expected.includes(id));
       expect(rabbitOrder).toEqual(expected);
 
       // What a message looks like on each broker.
@@ -107,6 +111,7 @@ describe('outbox relay (real Postgres, RabbitMQ and Kafka)', () => {
 
       // Restart: a new relay with the same checkpoints publishes only what came after.
       await relay.stop();
+      const saved = relay.status().map((lane) => lane.checkpoint);
       const idsC = await appendOrder(store, orderC, 2);
       const idsB2 = await appendOrder(store, orderB, 1, 3);
       // Other processes may append to the shared database too: at least ours are pending.
@@ -117,16 +122,14 @@ describe('outbox relay (real Postgres, RabbitMQ and Kafka)', () => {
         expect(lag.lagSeconds).toBeGreaterThan(0);
       }
       relay = await startRelay(prefix);
+      // It resumed where the first one stopped: A and B are behind it and are not published again.
+      expect(relay.status().map((lane) => lane.checkpoint)).toEqual(saved);
       const later = [...idsC, ...idsB2];
       await waitFor('C on RabbitMQ', async () => rabbitTap.eventIds(), (ids) => containsAll(ids, later));
       await waitFor('C on Kafka', async () => kafkaTap.eventIds(), (ids) => containsAll(ids, later));
       const lastLater = await positionOf(db, later[later.length - 1]!);
       await waitFor('both lanes past C', async () => relay.status(), (lanes) => lanes.every((l) => reached(l.checkpoint, lastLater)));
-      // Nothing published before the restart was published again.
-      for (const id of [...expected, ...later]) {
-        expect(count(rabbitTap.eventIds(), id)).toBe(1);
-        expect(count(kafkaTap.eventIds(), id)).toBe(1);
-      }
+      expect(relay.status().every((lane) => lane.published >= later.length)).toBe(true);
     } finally {
       await relay.stop();
     }
@@ -157,7 +160,9 @@ describe('outbox relay (real Postgres, RabbitMQ and Kafka)', () => {
 
       for (const orderId of orders) {
         const seen = ours().filter((m) => m.key === orderId);
-        expect(seen.map((m) => m.envelope.streamVersion)).toEqual(Array.from({ length: versions.get(orderId)! }, (_, i) => i + 1));
+        // What a deduplicating consumer sees: each event's first arrival.
+        const first = seen.filter((m, i) => seen.findIndex((o) => o.envelope.eventId === m.envelope.eventId) === i);
+        expect(first.map((m) => m.envelope.streamVersion)).toEqual(Array.from({ length: versions.get(orderId)! }, (_, i) => i + 1));
         expect(new Set(seen.map((m) => m.partition)).size).toBe(1);
       }
     } finally {
@@ -166,18 +171,34 @@ describe('outbox relay (real Postgres, RabbitMQ and Kafka)', () => {
   });
 
   it('publishOrderEvents activity publishes a version range of one order to both brokers', async () => {
-    const activities = createPublishingActivities({ store, publishers: [rabbit, kafka] });
-    const orderId = randomUUID();
-    const ids = await appendOrder(store, orderId, 4);
-    await expect(activities.publishOrderEvents({ orderId, fromVersion: 2, toVersion: 3 })).resolves.toEqual({ published: 2 });
-    const wanted = ids.slice(1, 3);
-    await waitFor('versions 2..3 on RabbitMQ', async () => rabbitTap.eventIds(), (seen) => containsAll(seen, wanted));
-    await waitFor('versions 2..3 on Kafka', async () => kafkaTap.eventIds(), (seen) => containsAll(seen, wanted));
-    expect(rabbitTap.eventIds().filter((id) => ids.includes(id))).toEqual(wanted);
+    // Kafka through a topic of its own, where no relay publishes, to see exactly what the activity sent.
+    const admin = testKafka('activity').admin();
+    const topic = uniqueName('test-activity');
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: 2, replicationFactor: 1 }], waitForLeaders: true });
+    const ownKafka = new KafkaPublisher({ topic, logger });
+    const topicTap = await openKafkaTap(topic);
+    try {
+      const activities = createPublishingActivities({ store, publishers: [rabbit, ownKafka] });
+      const orderId = randomUUID();
+      const ids = await appendOrder(store, orderId, 4);
+      await expect(activities.publishOrderEvents({ orderId, fromVersion: 2, toVersion: 3 })).resolves.toEqual({ published: 2 });
+      const wanted = ids.slice(1, 3);
+      await waitFor('versions 2..3 on RabbitMQ', async () => rabbitTap.eventIds(), (seen) => containsAll(seen, wanted));
+      await waitFor('versions 2..3 on Kafka', async () => topicTap.eventIds(), (seen) => containsAll(seen, wanted));
+      expect(topicTap.eventIds()).toEqual(wanted);
 
-    // Retried (as Temporal would): duplicates at worst, never an error.
-    await expect(activities.publishOrderEvents({ orderId, fromVersion: 2, toVersion: 3 })).resolves.toEqual({ published: 2 });
-    await expect(activities.publishOrderEvents({ orderId, fromVersion: 4, toVersion: 6 })).rejects.toThrow(/has 1 of the 3 events/);
-    await expect(activities.publishOrderEvents({ orderId, fromVersion: 3, toVersion: 2 })).rejects.toMatchObject({ nonRetryable: true });
+      // Retried (as Temporal would): duplicates at worst, never an error.
+      await expect(activities.publishOrderEvents({ orderId, fromVersion: 2, toVersion: 3 })).resolves.toEqual({ published: 2 });
+      await waitFor('the repeat on Kafka', async () => topicTap.eventIds(), (seen) => seen.length === 4);
+      expect(topicTap.eventIds()).toEqual([...wanted, ...wanted]);
+      await expect(activities.publishOrderEvents({ orderId, fromVersion: 4, toVersion: 6 })).rejects.toThrow(/has 1 of the 3 events/);
+      await expect(activities.publishOrderEvents({ orderId, fromVersion: 3, toVersion: 2 })).rejects.toMatchObject({ nonRetryable: true });
+    } finally {
+      await topicTap.close();
+      await ownKafka.close();
+      await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+      await admin.disconnect();
+    }
   });
 });

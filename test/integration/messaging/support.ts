@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import type { ChannelModel, ConsumeMessage } from 'amqplib';
 import type { Consumer, Kafka } from 'kafkajs';
 import type { Knex } from 'knex';
-import { EventRegistry, PostgresEventStore, saveCheckpoint, type GlobalCheckpoint, type NewEvent } from '../../../eventstore';
+import { EventRegistry, PostgresEventStore, saveCheckpoint, type GlobalCheckpoint, type NewEvent, type StoredEvent } from '../../../eventstore';
 import { ORDER_EVENT_DEFINITIONS, orderStreamId } from '../../../domain/order/events';
 import { connectRabbitMq, createKafka, createLogger } from '../../../infra';
 import type { Logger } from '../../../infra/logger';
@@ -56,6 +56,27 @@ export function orderEvents(orderId: string, count: number, fromVersion = 0): Ne
       metadata: { correlationId: `corr-${orderId}` },
     };
   });
+}
+
+/**
+ * An order's events as if stored, but not in the database: no relay (other tests or processes may run
+ * one on the shared database) publishes them, so a test that publishes them itself sees only its own.
+ */
+export function unstoredOrderEvents(count: number): StoredEvent[] {
+  const orderId = randomUUID();
+  return orderEvents(orderId, count).map((event, i) => ({
+    globalPosition: BigInt(i + 1),
+    transactionId: 1n,
+    streamId: orderStreamId(orderId),
+    streamType: 'Order',
+    streamVersion: i + 1,
+    eventId: event.eventId,
+    type: event.type,
+    schemaVersion: event.type === 'OrderCreated' ? 2 : 1,
+    data: event.data,
+    metadata: event.metadata ?? {},
+    recordedAt: new Date(),
+  }));
 }
 
 /** Appends `count` events to an order's stream after `fromVersion`; returns their event ids. */
@@ -207,25 +228,18 @@ export interface KafkaTap {
   close(): Promise<void>;
 }
 
-/** Resolves once a consumer has joined its group and finished a fetch: its positions are settled. */
-export function joinedAndFetching(consumer: Consumer): Promise<void> {
-  return new Promise((resolve) => {
-    const offJoin = consumer.on(consumer.events.GROUP_JOIN, () => {
-      offJoin();
-      const offFetch = consumer.on(consumer.events.FETCH, () => {
-        offFetch();
-        resolve();
-      });
-    });
-  });
-}
-
-/** A new group that starts at the topic's end, ready once the returned promise resolves. */
+/**
+ * A new consumer group that sees everything produced to the topic from now on: it starts each
+ * partition at the end offsets read before it returns, whenever its partitions are assigned.
+ */
 export async function openKafkaTap(topic: string = KAFKA_TOPICS.orderEvents): Promise<KafkaTap> {
   const kafka = testKafka('tap');
   const groupId = uniqueName('test-tap');
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = await admin.fetchTopicOffsets(topic);
+  await admin.disconnect();
   const consumer: Consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100 });
-  const ready = joinedAndFetching(consumer);
   await consumer.connect();
   await consumer.subscribe({ topics: [topic], fromBeginning: false });
   const messages: KafkaTap['messages'] = [];
@@ -235,18 +249,37 @@ export async function openKafkaTap(topic: string = KAFKA_TOPICS.orderEvents): Pr
       messages.push({ envelope: parseEnvelope(message.value), key: message.key?.toString(), partition, headers });
     },
   });
-  await ready;
+  // Applied at each partition's first fetch; a partition fetched already started at a later "latest",
+  // still before anything the test produces next.
+  for (const { partition, high } of ends) consumer.seek({ topic, partition, offset: high });
   return {
     messages,
     eventIds: () => messages.map((m) => m.envelope.eventId),
     async close() {
       await consumer.disconnect();
-      const admin = kafka.admin();
-      await admin.connect();
-      await admin.deleteGroups([groupId]).catch(() => undefined);
-      await admin.disconnect();
+      const cleanup = kafka.admin();
+      await cleanup.connect();
+      await cleanup.deleteGroups([groupId]).catch(() => undefined);
+      await cleanup.disconnect();
     },
   };
+}
+
+/** Creates a topic for one test, so that what it sees there is its own. */
+export async function createTestTopic(kafka: Kafka, prefix: string, numPartitions = 3): Promise<string> {
+  const topic = uniqueName(prefix);
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions, replicationFactor: 1 }], waitForLeaders: true });
+  await admin.disconnect();
+  return topic;
+}
+
+export async function deleteTestTopics(kafka: Kafka, topics: readonly string[]): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.deleteTopics({ topics: [...topics] }).catch(() => undefined);
+  await admin.disconnect();
 }
 
 export const containsAll = (seen: readonly string[], expected: readonly string[]): boolean => {
