@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -150,7 +150,14 @@ export async function waitFor<T>(description: string, read: () => Promise<T>, do
 
 /** Starts or stops a broker through the stack's own scripts (which wait until it is healthy or down). */
 export async function stackService(service: Extract<ServiceName, 'rabbitmq' | 'kafka'>, action: 'up' | 'down'): Promise<void> {
-  await run('bash', [path.join(REPO_DIR, 'stack', 'services', `${service}.sh`), action], { cwd: REPO_DIR, timeout: 180_000 });
+  const script = path.join(REPO_DIR, 'stack', 'services', `${service}.sh`);
+  if (action === 'down') {
+    // The test restarts the broker itself (afterAll too). Should this process die first, a detached
+    // guard starts it once the process is gone; `up` does nothing when the broker already runs.
+    const guard = `while kill -0 ${process.pid} 2>/dev/null; do sleep 2; done; bash "${script}" up`;
+    spawn('bash', ['-c', guard], { cwd: REPO_DIR, detached: true, stdio: 'ignore' }).unref();
+  }
+  await run('bash', [script, action], { cwd: REPO_DIR, timeout: 180_000 });
 }
 
 /**
