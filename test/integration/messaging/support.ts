@@ -1,4 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -151,13 +153,16 @@ export async function waitFor<T>(description: string, read: () => Promise<T>, do
 /** Starts or stops a broker through the stack's own scripts (which wait until it is healthy or down). */
 export async function stackService(service: Extract<ServiceName, 'rabbitmq' | 'kafka'>, action: 'up' | 'down'): Promise<void> {
   const script = path.join(REPO_DIR, 'stack', 'services', `${service}.sh`);
+  // While this process has the broker down, a marker file says so. Should the process die before
+  // starting it again, a detached guard sees the marker and starts the broker.
+  const marker = path.join(os.tmpdir(), `orders-broker-down-${service}-${process.pid}`);
   if (action === 'down') {
-    // The test restarts the broker itself (afterAll too). Should this process die first, a detached
-    // guard starts it once the process is gone; `up` does nothing when the broker already runs.
-    const guard = `while kill -0 ${process.pid} 2>/dev/null; do sleep 2; done; bash "${script}" up`;
+    writeFileSync(marker, '');
+    const guard = `while kill -0 ${process.pid} 2>/dev/null; do sleep 2; done; [ -f "${marker}" ] && rm -f "${marker}" && bash "${script}" up`;
     spawn('bash', ['-c', guard], { cwd: REPO_DIR, detached: true, stdio: 'ignore' }).unref();
   }
   await run('bash', [script, action], { cwd: REPO_DIR, timeout: 180_000 });
+  if (action === 'up') rmSync(marker, { force: true });
 }
 
 /**
