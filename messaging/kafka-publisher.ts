@@ -60,15 +60,16 @@ export class KafkaPublisher implements EventPublisher {
       this.reset(connecting);
       throw new BrokerUnavailableError('kafka', (err as Error).message, { cause: err });
     }
+    let send: Promise<unknown> | undefined;
     try {
-      const send = producer.sendBatch({
+      send = producer.sendBatch({
         acks: -1,
         topicMessages: [{ topic: this.options.topic ?? KAFKA_TOPICS.orderEvents, messages: encoded.map(toKafkaMessage) }],
       });
       const left = Math.max(1, deadline - Date.now());
       await withTimeout(send, left, () => new Error(`no acknowledgement within ${timeoutMs} ms`));
     } catch (err) {
-      this.reset(connecting);
+      this.reset(connecting, send);
       throw new PublishFailedError('kafka', eventIds, (err as Error).message, { cause: err });
     }
   }
@@ -89,12 +90,20 @@ export class KafkaPublisher implements EventPublisher {
     return this.producer;
   }
 
-  private reset(failed: Promise<Producer>): void {
+  /**
+   * Drops a producer after a failed batch. A send still retrying inside kafkajs reconnects the
+   * producer after a disconnect (kafkajs#1438), which would leak a connection per outage: the
+   * producer is disconnected again once that send settles.
+   */
+  private reset(failed: Promise<Producer>, abandoned?: Promise<unknown>): void {
     if (this.producer !== failed) return;
     this.producer = undefined;
-    failed
-      .then((p) => p.disconnect())
-      .catch((err: unknown) => this.logger.debug({ err: (err as Error).message }, 'dropping a failed kafka producer'));
+    const disconnect = (): Promise<void> =>
+      failed
+        .then((p) => p.disconnect())
+        .catch((err: unknown) => this.logger.debug({ err: (err as Error).message }, 'dropping a failed kafka producer'));
+    void disconnect();
+    abandoned?.then(disconnect, disconnect);
     this.logger.warn('kafka producer replaced after a failed batch');
   }
 }
