@@ -2,55 +2,15 @@
  * Runs every process of the system under one supervisor: prefixed logs, restarts on crash, and a
  * graceful stop on SIGINT/SIGTERM. The stack itself is brought up by stack/up.sh before this runs.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import readline from 'node:readline';
 import { config } from '../config';
 import { createKnex } from '../infra';
 import { createApiKey } from '../api/api-keys';
 import { DEMO_IDS } from '../activities/catalog-seed';
-import { WORKER_ROLES } from '../workers/temporal-workers';
+import { SYSTEM_PROCESSES, Supervisor } from '../workers/supervisor';
 
-interface ProcessSpec {
-  name: string;
-  entrypoint: string;
-  args: string[];
-}
-
-/** Each long-running process of the system: a Temporal worker per task queue, and so on. */
-export const PROCESSES: ProcessSpec[] = [
-  ...WORKER_ROLES.map((role) => ({ name: `worker-${role}`, entrypoint: 'workers/order-worker.ts', args: [role] })),
-  { name: 'relay', entrypoint: 'workers/relay.ts', args: [] },
-  { name: 'order-projector', entrypoint: 'workers/projector.ts', args: ['order'] },
-  { name: 'analytics-projector', entrypoint: 'workers/projector.ts', args: ['analytics'] },
-  { name: 'api', entrypoint: 'api/main.ts', args: [] },
-];
-
-const REPO_DIR = path.resolve(__dirname, '..');
-const children = new Map<string, ChildProcess>();
-let stopping = false;
-
-function prefixLines(name: string, stream: NodeJS.ReadableStream | null, out: NodeJS.WritableStream): void {
-  if (!stream) return;
-  readline.createInterface({ input: stream }).on('line', (line) => out.write(`[${name}] ${line}\n`));
-}
-
-function run(spec: ProcessSpec): void {
-  // node with tsx as a loader (not the tsx wrapper): signals then reach the process itself.
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_DIR, spec.entrypoint), ...spec.args], {
-    cwd: REPO_DIR,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.set(spec.name, child);
-  prefixLines(spec.name, child.stdout, process.stdout);
-  prefixLines(spec.name, child.stderr, process.stderr);
-  child.on('exit', (code, signal) => {
-    children.delete(spec.name);
-    if (stopping) return;
-    console.error(`[supervisor] ${spec.name} exited (code ${code}, signal ${signal}); restarting in 1 s`);
-    setTimeout(() => run(spec), 1000);
-  });
-}
+const supervisor = new Supervisor({
+  onExit: (name, code, signal) => console.error(`[supervisor] ${name} exited (code ${code}, signal ${signal}); restarting in 1 s`),
+});
 
 /** Development keys, minted at every start (only their hashes are stored, so old ones cannot be shown). */
 async function mintDevelopmentTokens(): Promise<{ operator: string; customer: string }> {
@@ -88,24 +48,19 @@ Try:
 `);
 }
 
+let stopping = false;
 function stop(): void {
   if (stopping) return;
   stopping = true;
   console.error('[supervisor] stopping');
-  for (const child of children.values()) child.kill('SIGTERM');
-  const check = setInterval(() => {
-    if (children.size === 0) {
-      clearInterval(check);
-      process.exit(0);
-    }
-  }, 100);
+  void supervisor.stop().then(() => process.exit(0));
 }
 
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
 async function main(): Promise<void> {
   const tokens = await mintDevelopmentTokens();
-  for (const spec of PROCESSES) run(spec);
+  supervisor.start(SYSTEM_PROCESSES);
   printWhereToLook(tokens);
 }
 
