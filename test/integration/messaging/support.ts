@@ -1,9 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import type { ChannelModel, ConsumeMessage } from 'amqplib';
 import type { Consumer, Kafka } from 'kafkajs';
 import type { Knex } from 'knex';
@@ -16,12 +11,11 @@ import { kafkaLogCreator } from '../../../messaging/kafka-logging';
 import { KAFKA_TOPICS } from '../../../messaging/kafka-topics';
 import { relayCheckpointId } from '../../../messaging/relay';
 import { EVENTS_EXCHANGE, declareEventTopology } from '../../../messaging/rabbitmq-topology';
-import { REPO_DIR, type ServiceName } from '../../support/stack';
 import { ThingHappened, ThingRenamed } from '../../support/test-events';
 
-/** Shared helpers of the messaging integration tests (not a test file itself). */
+export { stackService } from '../../support/stack';
 
-const run = promisify(execFile);
+/** Shared helpers of the messaging integration tests (not a test file itself). */
 
 /** Quiet unless LOG_LEVEL asks otherwise: broker outages are expected here and log warnings. */
 export function testLogger(name: string): Logger {
@@ -150,20 +144,6 @@ export async function waitFor<T>(description: string, read: () => Promise<T>, do
   }
 }
 
-/** Starts or stops a broker through the stack's own scripts (which wait until it is healthy or down). */
-export async function stackService(service: Extract<ServiceName, 'rabbitmq' | 'kafka'>, action: 'up' | 'down'): Promise<void> {
-  const script = path.join(REPO_DIR, 'stack', 'services', `${service}.sh`);
-  // While this process has the broker down, a marker file says so. Should the process die before
-  // starting it again, a detached guard sees the marker and starts the broker.
-  const marker = path.join(os.tmpdir(), `orders-broker-down-${service}-${process.pid}`);
-  if (action === 'down') {
-    writeFileSync(marker, '');
-    const guard = `while kill -0 ${process.pid} 2>/dev/null; do sleep 2; done; [ -f "${marker}" ] && rm -f "${marker}" && bash "${script}" up`;
-    spawn('bash', ['-c', guard], { cwd: REPO_DIR, detached: true, stdio: 'ignore' }).unref();
-  }
-  await run('bash', [script, action], { cwd: REPO_DIR, timeout: 180_000 });
-  if (action === 'up') rmSync(marker, { force: true });
-}
 
 /**
  * A table where test handlers record each effect they apply, with no uniqueness: an event applied
