@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { Client } from '@temporalio/client';
 import type { Admin } from 'kafkajs';
 import { config } from '../config';
-import type { ReadinessChecks } from './observability';
+import type { ReadinessChecks } from '../infra/observability';
 
 /** What /health/ready checks: every server the API's answers depend on. */
 export function readinessChecks(deps: { db: Knex; temporal: Client; kafkaAdmin: Admin }): ReadinessChecks {

@@ -11,7 +11,7 @@ import { authenticate } from './auth';
 import { mapError } from './errors';
 import { problem, sendProblem } from './problem';
 import { OrdersGateway } from './orders-gateway';
-import { observabilityRoutes, type ReadinessChecks } from './observability';
+import { observabilityRoutes, type ReadinessChecks } from '../infra/observability';
 import { orderCommandRoutes } from './routes/order-commands';
 import { orderQueryRoutes } from './routes/order-queries';
 

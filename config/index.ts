@@ -6,6 +6,8 @@ import { z } from 'zod';
  */
 
 const port = z.coerce.number().int().min(1).max(65535);
+// 0 lets the OS pick a free port (the process logs the one it got): tests run several at once.
+const listenPort = z.coerce.number().int().min(0).max(65535);
 const flag = z
   .enum(['true', 'false', '1', '0', ''])
   .optional()
@@ -49,6 +51,16 @@ const EnvSchema = z.object({
   RELAY_CHECKPOINT_PREFIX: z.string().regex(/^[A-Za-z0-9._:-]+$/).default('relay'),
   RELAY_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
   RELAY_MAX_POLL_INTERVAL_MS: z.coerce.number().int().min(10).default(1000),
+
+  /** Where the workers' own health and metrics servers listen (0.0.0.0 in containers). */
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  RELAY_METRICS_PORT: listenPort.default(9100),
+  PROJECTOR_ORDER_METRICS_PORT: listenPort.default(9101),
+  PROJECTOR_ANALYTICS_METRICS_PORT: listenPort.default(9102),
+  // A projector's queue / consumer group (default: order-projector or analytics-projector) and the schema
+  // of the read models it writes: another pair gives a test or a dry run read models of its own.
+  PROJECTOR_CONSUMER_NAME: z.string().regex(/^[A-Za-z0-9._-]+$/).optional(),
+  PROJECTOR_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a plain lower-case SQL identifier').default('public'),
 
   // A stand-in for a slow card network, so tests and demos can kill a worker mid-capture. 0 normally.
   PAYMENTS_CAPTURE_DELAY_MS: z.coerce.number().int().min(0).default(0),

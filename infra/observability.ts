@@ -1,4 +1,5 @@
-import type { FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { AddressInfo } from 'node:net';
 import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export type ReadinessChecks = Record<string, () => Promise<void>>;
@@ -62,4 +63,27 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
       },
     );
   });
+}
+
+export interface ObservabilityServer {
+  /** The port it listens on (the OS's pick when asked for port 0). */
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * The same three endpoints on a server of their own, for processes that serve no API (projectors, the
+ * relay): orchestrators probe them and Prometheus scrapes them like the API's.
+ */
+export async function startObservabilityServer(options: {
+  host: string;
+  port: number;
+  readiness: ReadinessChecks;
+  registry: Registry;
+}): Promise<ObservabilityServer> {
+  const app = Fastify({ logger: false });
+  observabilityRoutes(app, options.readiness, options.registry);
+  await app.listen({ host: options.host, port: options.port });
+  const { port } = app.server.address() as AddressInfo;
+  return { port, close: () => app.close() };
 }

@@ -16,3 +16,14 @@ export interface HandlerContext {
  * rolls both back and the message is retried, then parked in the DLQ.
  */
 export type EventHandler = (envelope: EventEnvelope, context: HandlerContext) => Promise<void>;
+
+/**
+ * Optional hooks a consumer calls as deliveries finish, for metrics. They run after the outcome is
+ * final (the transaction committed or rolled back) and must not throw.
+ */
+export interface ConsumerObserver {
+  /** The handler's effects committed (processed), or the event was applied before and skipped (duplicate). */
+  delivered?(outcome: 'processed' | 'duplicate'): void;
+  /** The handler failed; parked when the message went to the DLQ instead of being retried. */
+  failed?(err: unknown, parked: boolean): void;
+}

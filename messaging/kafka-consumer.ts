@@ -6,7 +6,7 @@ import { backoffDelay, sleep } from './async';
 import { FAILURE_HEADERS, errorHeaders } from './dead-letter-headers';
 import { parseEnvelope } from './envelope';
 import { MalformedMessageError } from './errors';
-import type { EventHandler } from './handler';
+import type { ConsumerObserver, EventHandler } from './handler';
 import { processOnce } from './idempotent-consumer';
 import { KAFKA_TOPICS } from './kafka-topics';
 import { kafkaLogCreator } from './kafka-logging';
@@ -43,6 +43,7 @@ export interface KafkaConsumerOptions {
   sessionTimeoutMs?: number;
   kafka?: Kafka;
   logger?: Logger;
+  observer?: ConsumerObserver;
 }
 
 export const DEFAULT_KAFKA_RETRY_DELAYS_MS: readonly number[] = [200, 1000, 5000];
@@ -60,6 +61,7 @@ export class KafkaEventConsumer {
   private consumer: Consumer | undefined;
   private readonly dlqProducer: Producer;
   private restarts = 0;
+  private inGroup = false;
 
   private constructor(private readonly options: KafkaConsumerOptions) {
     this.logger = options.logger ?? createLogger(`kafka-consumer-${options.groupId}`);
@@ -84,6 +86,11 @@ export class KafkaEventConsumer {
     return this.options.dlqTopic ?? KAFKA_TOPICS.orderEventsDlq;
   }
 
+  /** Whether the consumer is a member of its group now (false while crashed, rebalanced out or disconnected). */
+  isConsuming(): boolean {
+    return this.inGroup && !this.stopping.signal.aborted;
+  }
+
   /** Finishes the message in hand (no further in-place retries), leaves the group and disconnects. */
   async stop(): Promise<void> {
     this.stopping.abort();
@@ -100,8 +107,16 @@ export class KafkaEventConsumer {
       heartbeatInterval: HEARTBEAT_EVERY_MS,
     });
     this.consumer = consumer;
+    // Only the current consumer's events count: a replaced one may report its disconnect late.
+    const member = (joined: boolean) => () => {
+      if (this.consumer === consumer) this.inGroup = joined;
+    };
+    consumer.on(consumer.events.GROUP_JOIN, member(true));
+    consumer.on(consumer.events.STOP, member(false));
+    consumer.on(consumer.events.DISCONNECT, member(false));
     // kafkajs restarts by itself after retriable failures; after any other crash we start a new one.
     consumer.on(consumer.events.CRASH, ({ payload }) => {
+      member(false)();
       if (payload.restart || this.stopping.signal.aborted) return;
       this.logger.error({ err: payload.error.message }, 'kafka consumer crashed; starting a new one');
       void this.restart();
@@ -179,10 +194,12 @@ export class KafkaEventConsumer {
           this.options.handler(envelope, { trx, attempt, broker: 'kafka' }),
         );
         if (!outcome.applied) this.logger.debug({ eventId: envelope.eventId }, 'duplicate delivery skipped');
+        this.options.observer?.delivered?.(outcome.applied ? 'processed' : 'duplicate');
         return true;
       } catch (err) {
         const step = err instanceof MalformedMessageError ? ({ action: 'park' } as const) : nextStep(this.policy, attempt);
         const log = { topic, partition, offset: message.offset, attempt, err: (err as Error).message };
+        this.options.observer?.failed?.(err, step.action === 'park');
         if (step.action === 'park') {
           await this.park(message, topic, partition, err, attempt);
           this.logger.error(log, 'message parked in the DLQ topic');

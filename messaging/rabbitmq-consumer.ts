@@ -5,7 +5,7 @@ import { backoffDelay, sleep } from './async';
 import { FAILURE_HEADERS, errorHeaders } from './dead-letter-headers';
 import { parseEnvelope } from './envelope';
 import { MalformedMessageError } from './errors';
-import type { EventHandler } from './handler';
+import type { ConsumerObserver, EventHandler } from './handler';
 import { processOnce } from './idempotent-consumer';
 import { connectRecovering } from './rabbitmq-connection';
 import { sendCopy } from './rabbitmq-copy';
@@ -44,6 +44,7 @@ export interface RabbitMqConsumerOptions extends ConsumerQueueOptions {
   /** Messages the broker may hand out before they are acked (default 20). */
   prefetch?: number;
   logger?: Logger;
+  observer?: ConsumerObserver;
 }
 
 export class RabbitMqConsumer {
@@ -83,6 +84,11 @@ export class RabbitMqConsumer {
       throw err;
     }
     return consumer;
+  }
+
+  /** Whether a channel is consuming the work queue now (false while the broker is unreachable). */
+  isConsuming(): boolean {
+    return this.consumerTag !== undefined && !this.stopping.signal.aborted;
   }
 
   /** Stops consuming, lets the messages in hand finish (and be acked), then closes. */
@@ -162,6 +168,7 @@ export class RabbitMqConsumer {
         this.options.handler(envelope, { trx, attempt, broker: 'rabbitmq' }),
       );
       if (!outcome.applied) this.logger.debug({ eventId: envelope.eventId }, 'duplicate delivery skipped');
+      this.options.observer?.delivered?.(outcome.applied ? 'processed' : 'duplicate');
     } catch (err) {
       await this.failed(channel, message, err, attempt);
       return;
@@ -182,6 +189,7 @@ export class RabbitMqConsumer {
     const log = { messageId: message.properties.messageId as unknown, attempt, err: (err as Error)?.message, to: target };
     if (step.action === 'park') this.logger.error(log, 'message parked in the DLQ');
     else this.logger.warn(log, 'handler failed; message scheduled for retry');
+    this.options.observer?.failed?.(err, step.action === 'park');
     try {
       if (!target) throw new Error(`no retry queue for ${JSON.stringify(step)}`);
       await sendCopy(channel, target, message, {

@@ -4,15 +4,26 @@
  *   analytics  Kafka group `analytics-projector` on order-events    ->  daily_sales, product_metrics
  * Each event is applied at most once (the consumer's dedup record and the read model's per-order
  * version commit in one transaction), in per-order version order (a missing earlier event is fetched
- * from the event store). SIGTERM/SIGINT stop it after the message in hand.
+ * from the event store). It serves /health/live, /health/ready and /metrics on
+ * PROJECTOR_<KIND>_METRICS_PORT. SIGTERM/SIGINT stop it after the message in hand.
+ *
+ * Writes are one transaction per delivered event, on both brokers. Batching several RabbitMQ deliveries
+ * into one transaction would need the consumer to claim, ack and retry them as a group (one failing
+ * event must not roll back or park the others), which is more machinery than the saving is worth while
+ * the projectors keep up; the runner already batches whatever one call hands it (rebuilds, the
+ * subscription projector), so a batching consumer can call it as it is.
  */
+import { Registry } from 'prom-client';
+import { config } from '../config';
 import { EventRegistry, PostgresEventStore } from '../eventstore';
 import { ORDER_EVENT_DEFINITIONS } from '../domain/order/events';
 import { createKnex, createLogger } from '../infra';
+import { startObservabilityServer, type ObservabilityServer } from '../infra/observability';
 import type { EventHandler } from '../messaging/handler';
 import { KafkaEventConsumer } from '../messaging/kafka-consumer';
 import { RabbitMqConsumer } from '../messaging/rabbitmq-consumer';
-import { ProjectionRunner, type ProjectionName } from '../projections';
+import { ProjectionRunner, type ApplyResult, type ProjectionName } from '../projections';
+import { projectorMetrics } from '../projections/metrics';
 
 export const PROJECTORS = {
   order: { consumer: 'order-projector', projections: ['customer_orders', 'order_view'] },
@@ -22,37 +33,66 @@ export const PROJECTORS = {
 export type ProjectorKind = keyof typeof PROJECTORS;
 
 async function main(): Promise<void> {
+  const env = config();
   const kind = (process.argv[2] ?? 'order') as ProjectorKind;
   const spec = PROJECTORS[kind];
   if (!spec) throw new Error(`Unknown projector "${kind}": use ${Object.keys(PROJECTORS).join(' or ')}`);
-  const logger = createLogger(spec.consumer);
-  const db = createKnex({ poolMax: 5, applicationName: spec.consumer });
+  const consumerName = env.PROJECTOR_CONSUMER_NAME ?? spec.consumer;
+  const schema = env.PROJECTOR_SCHEMA;
+  const logger = createLogger(consumerName);
+  const db = createKnex({ poolMax: 5, applicationName: consumerName });
   const store = new PostgresEventStore(db, new EventRegistry(ORDER_EVENT_DEFINITIONS), { notifyAppends: false });
-  const runner = new ProjectionRunner({ db, store, logger });
+  const runner = new ProjectionRunner({ db, store, schema, logger });
+  const registry = new Registry();
+  const metrics = projectorMetrics(registry, { db, store, schema, projections: spec.projections, logger });
 
   // Projections in name order, the order a rebuild takes their locks in.
   const handler: EventHandler = async (envelope, { trx }) => {
-    for (const name of spec.projections) await runner.applyInTransaction(trx, name, [envelope]);
+    const results: [ProjectionName, ApplyResult][] = [];
+    for (const name of spec.projections) results.push([name, await runner.applyInTransaction(trx, name, [envelope])]);
+    // Counted once committed: a rolled-back attempt applied nothing, and its retry counts again.
+    trx.executionPromise.then(
+      () => results.forEach(([name, result]) => metrics.applied(name, result)),
+      () => undefined,
+    );
   };
 
-  const consumer =
-    kind === 'order'
-      ? await RabbitMqConsumer.start({ consumerName: spec.consumer, bindingKeys: ['Order.#'], db, handler, logger })
-      : await KafkaEventConsumer.start({ groupId: spec.consumer, db, handler, logger });
-  logger.info({ projections: spec.projections }, 'projector started');
-
+  // Stop is installed before anything connects: a stop during start-up closes whatever is open by then.
+  const open: { consumer?: RabbitMqConsumer | KafkaEventConsumer; server?: ObservabilityServer } = {};
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'projector stopping');
-    await consumer.stop();
+    await open.consumer?.stop();
+    await open.server?.close();
     await db.destroy();
     logger.info('projector stopped');
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+
+  // The server comes first: the process is live while it waits for a broker, and not ready until it consumes.
+  const server = await startObservabilityServer({
+    host: env.METRICS_HOST,
+    port: kind === 'order' ? env.PROJECTOR_ORDER_METRICS_PORT : env.PROJECTOR_ANALYTICS_METRICS_PORT,
+    registry,
+    readiness: {
+      postgres: async () => {
+        await db.raw('SELECT 1');
+      },
+      [kind === 'order' ? 'rabbitmq' : 'kafka']: async () => {
+        if (!open.consumer?.isConsuming()) throw new Error(`${consumerName} is not consuming`);
+      },
+    },
+  });
+  open.server = server;
+  open.consumer =
+    kind === 'order'
+      ? await RabbitMqConsumer.start({ consumerName, bindingKeys: ['Order.#'], db, handler, logger, observer: metrics.observer })
+      : await KafkaEventConsumer.start({ groupId: consumerName, db, handler, logger, observer: metrics.observer });
+  logger.info({ projections: spec.projections, schema, metricsPort: server.port }, 'projector started');
 }
 
 main().catch((err: unknown) => {

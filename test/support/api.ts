@@ -4,7 +4,7 @@ import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../../api/server';
 import { createApiKey } from '../../api/api-keys';
-import type { ReadinessChecks } from '../../api/observability';
+import type { ReadinessChecks } from '../../infra/observability';
 import { PostgresEventStore } from '../../eventstore';
 import { orderRegistry } from '../../workers/temporal-workers';
 
