@@ -7,6 +7,8 @@ export interface PostgresOptions {
   poolMax?: number;
   /** Shown in pg_stat_activity, to tell our processes apart. */
   applicationName?: string;
+  /** Another database than DATABASE_URL's (same SSL and timeouts): benchmarks' and tests' own databases. */
+  databaseUrl?: string;
 }
 
 /**
@@ -18,7 +20,7 @@ export function createKnex(options: PostgresOptions = {}): Knex {
   return knex({
     client: 'pg',
     connection: {
-      connectionString: env.DATABASE_URL,
+      connectionString: options.databaseUrl ?? env.DATABASE_URL,
       ssl: env.DATABASE_SSL ? { rejectUnauthorized: true } : undefined,
       application_name: options.applicationName ?? 'orders-on-temporal',
       idle_in_transaction_session_timeout: env.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,

@@ -28,16 +28,10 @@ export function rabbitVhost(): string {
  * Queue depths from the management HTTP API (RABBITMQ_MANAGEMENT_URL, credentials in the URL). The
  * API's numbers are refreshed every few seconds by the broker, so they suit metrics, not assertions.
  */
-export async function rabbitQueueDepths(filter: (name: string) => boolean = () => true): Promise<QueueDepth[]> {
-  const base = new URL(config().RABBITMQ_MANAGEMENT_URL);
-  // fetch refuses URLs with credentials: they go into the Authorization header instead.
-  const auth = Buffer.from(`${decodeURIComponent(base.username)}:${decodeURIComponent(base.password)}`).toString('base64');
-  base.username = '';
-  base.password = '';
-  const url = new URL(`api/queues/${encodeURIComponent(rabbitVhost())}`, base.href.endsWith('/') ? base.href : `${base.href}/`);
-  url.searchParams.set('columns', 'name,messages,messages_ready,messages_unacknowledged,consumers');
-  const response = await fetch(url, { headers: { authorization: `Basic ${auth}` }, signal: AbortSignal.timeout(5000) });
-  if (!response.ok) throw new Error(`RabbitMQ management API answered ${response.status} for ${url.pathname}`);
+export async function rabbitQueueDepths(filter: (name: string) => boolean = () => true, vhost: string = rabbitVhost()): Promise<QueueDepth[]> {
+  const path = `api/queues/${encodeURIComponent(vhost)}?columns=name,messages,messages_ready,messages_unacknowledged,consumers`;
+  const response = await rabbitManagementFetch(path);
+  if (!response.ok) throw new Error(`RabbitMQ management API answered ${response.status} for ${path}`);
   const rows = (await response.json()) as QueueRow[];
   return rows
     .filter((row) => filter(row.name))
@@ -49,4 +43,20 @@ export async function rabbitQueueDepths(filter: (name: string) => boolean = () =
       consumers: row.consumers ?? 0,
     }))
     .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** A request to the management HTTP API (RABBITMQ_MANAGEMENT_URL); path is relative to its root, e.g. `api/vhosts/x`. */
+export async function rabbitManagementFetch(path: string, init: { method?: string; body?: unknown } = {}): Promise<Response> {
+  const base = new URL(config().RABBITMQ_MANAGEMENT_URL);
+  // fetch refuses URLs with credentials: they go into the Authorization header instead.
+  const auth = Buffer.from(`${decodeURIComponent(base.username)}:${decodeURIComponent(base.password)}`).toString('base64');
+  base.username = '';
+  base.password = '';
+  const url = new URL(path, base.href.endsWith('/') ? base.href : `${base.href}/`);
+  return fetch(url, {
+    method: init.method ?? 'GET',
+    headers: { authorization: `Basic ${auth}`, ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    body: init.body !== undefined ? JSON.stringify(init.body) : undefined,
+    signal: AbortSignal.timeout(10_000),
+  });
 }
