@@ -1,4 +1,4 @@
-import type { ConfirmChannel, Message, RecoveringChannelModel } from 'amqplib';
+import type { ConfirmChannel, Message, Options, RecoveringChannelModel } from 'amqplib';
 import type { StoredEvent } from '../eventstore';
 import { createLogger, type Logger } from '../infra/logger';
 import { withTimeout } from './async';
@@ -132,7 +132,8 @@ export class RabbitMqPublisher implements EventPublisher {
   }
 }
 
-function publishOptions(event: EncodedEvent) {
+/** The message properties an event is published with (also by tests that publish to a broker of their own). */
+export function publishOptions(event: EncodedEvent): Options.Publish {
   const { envelope } = event;
   const correlationId = envelope.metadata.correlationId;
   return {
