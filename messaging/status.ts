@@ -3,6 +3,7 @@ import { createKafka } from '../infra/kafka';
 import { kafkaConsumerLag, kafkaTopicDepth, type ConsumerGroupLag } from './kafka-lag';
 import { KAFKA_TOPICS } from './kafka-topics';
 import { rabbitQueueDepths, type QueueDepth } from './rabbitmq-management';
+import type { Broker } from './errors';
 import { relayLag, type RelayLag } from './relay-lag';
 
 /** A section that could not be read holds the reason instead: one broker being down must not hide the rest. */
@@ -27,16 +28,30 @@ async function section<T>(read: () => Promise<T>): Promise<Section<T>> {
  * Everything an operator (or /metrics) wants to know about the flow of events: relay lag per broker,
  * RabbitMQ queue depths (work, retry and parking queues), Kafka consumer-group lag and DLQ size.
  */
-export async function messagingStatus(db: Knex, options: { kafkaGroupIds?: readonly string[] } = {}): Promise<MessagingStatus> {
+export interface MessagingStatusOptions {
+  kafkaGroupIds?: readonly string[];
+  /** The brokers to ask (default both): one known to be down would only make the answer wait. */
+  brokers?: readonly Broker[];
+}
+
+export async function messagingStatus(db: Knex, options: MessagingStatusOptions = {}): Promise<MessagingStatus> {
+  const asked = (broker: Broker): boolean => options.brokers?.includes(broker) ?? true;
+  const notAsked = (broker: Broker) => Promise.resolve({ error: `${broker} not asked` });
   const admin = createKafka('status', { retry: { retries: 1 } }).admin();
-  const kafka = section(async () => {
-    await admin.connect();
-    return {
-      groups: await kafkaConsumerLag(admin, { groupIds: options.kafkaGroupIds }),
-      dlq: await kafkaTopicDepth(admin, KAFKA_TOPICS.orderEventsDlq),
-    };
-  }).finally(() => admin.disconnect().catch(() => undefined));
-  const [relay, rabbitmqQueues, kafkaStatus] = await Promise.all([section(() => relayLag(db)), section(() => rabbitQueueDepths()), kafka]);
+  const kafka = asked('kafka')
+    ? section(async () => {
+        await admin.connect();
+        return {
+          groups: await kafkaConsumerLag(admin, { groupIds: options.kafkaGroupIds }),
+          dlq: await kafkaTopicDepth(admin, KAFKA_TOPICS.orderEventsDlq),
+        };
+      }).finally(() => admin.disconnect().catch(() => undefined))
+    : notAsked('kafka');
+  const [relay, rabbitmqQueues, kafkaStatus] = await Promise.all([
+    section(() => relayLag(db)),
+    asked('rabbitmq') ? section(() => rabbitQueueDepths()) : notAsked('rabbitmq'),
+    kafka,
+  ]);
   return {
     relay,
     rabbitmqQueues,
