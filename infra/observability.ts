@@ -87,3 +87,20 @@ export async function startObservabilityServer(options: {
   const { port } = app.server.address() as AddressInfo;
   return { port, close: () => app.close() };
 }
+
+/**
+ * For gauges read from elsewhere when scraped (a database query, say): the collects of one scrape share
+ * one read, and a slow or failing read leaves the previous values in place rather than failing the
+ * scrape. Returns what each gauge's collect awaits before setting its values.
+ */
+export function readOnScrape(read: () => Promise<void>, options: { timeoutMs?: number; onError(err: Error): void }): () => Promise<void> {
+  let startedAt = 0;
+  let current: Promise<void> | undefined;
+  return () => {
+    if (current === undefined || Date.now() - startedAt > 1000) {
+      startedAt = Date.now();
+      current = withTimeout(read(), options.timeoutMs ?? 3000).catch((err: unknown) => options.onError(err as Error));
+    }
+    return current;
+  };
+}

@@ -3,7 +3,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { PostgresEventStore } from '../eventstore';
 import type { Logger } from '../infra/logger';
 import type { ConsumerObserver } from '../messaging/handler';
-import { withTimeout } from '../messaging/async';
+import { readOnScrape } from '../infra/observability';
 import { projectionLag, type ProjectionLag } from './lag';
 import type { ProjectionName } from './names';
 import type { ApplyResult } from './runner';
@@ -25,9 +25,6 @@ export interface ProjectorMetrics {
   /** For the broker consumer: deliveries processed, skipped as duplicates, failed. */
   readonly observer: ConsumerObserver;
 }
-
-// Scrapes of the four lag gauges within this long share one lag query.
-const LAG_REUSE_MS = 1000;
 
 /**
  * A projector's Prometheus metrics: what it applied, skipped and fetched, its consumer's failures, and
@@ -72,23 +69,14 @@ export function projectorMetrics(registry: Registry, options: ProjectorMetricsOp
   for (const action of ['retry', 'park']) errors.inc({ action }, 0);
 
   let lags: ProjectionLag[] = [];
-  let lagReadAt = 0;
-  let lagRead: Promise<void> | undefined;
-  const readLags = async (): Promise<void> => {
-    const next: ProjectionLag[] = [];
-    for (const name of options.projections) next.push(await projectionLag(options.db, options.store, name, { schema: options.schema }));
-    lags = next;
-  };
-  // A slow or unreachable database must not make the scrape fail: the previous figures are served.
-  const refreshLags = (): Promise<void> => {
-    if (lagRead === undefined || Date.now() - lagReadAt > LAG_REUSE_MS) {
-      lagReadAt = Date.now();
-      lagRead = withTimeout(readLags(), options.lagTimeoutMs ?? 3000, () => new Error('lag query timed out')).catch((err: unknown) =>
-        options.logger.warn({ err: (err as Error).message }, 'could not read projection lag'),
-      );
-    }
-    return lagRead;
-  };
+  const refreshLags = readOnScrape(
+    async () => {
+      const next: ProjectionLag[] = [];
+      for (const name of options.projections) next.push(await projectionLag(options.db, options.store, name, { schema: options.schema }));
+      lags = next;
+    },
+    { timeoutMs: options.lagTimeoutMs, onError: (err) => options.logger.warn({ err: err.message }, 'could not read projection lag') },
+  );
   const lagGauge = (name: string, help: string, value: (lag: ProjectionLag) => number): void => {
     new Gauge({
       name,

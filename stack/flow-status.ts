@@ -33,7 +33,7 @@ function rowsOf<T>(value: Section<T>, format: (value: T) => string[]): string[] 
 async function missingTables(db: Knex, tables: readonly string[]): Promise<string[]> {
   const { rows } = await db.raw<{ rows: { name: string; found: string | null }[] }>(
     'SELECT name, to_regclass(name)::text AS found FROM unnest(?::text[]) AS name',
-    [tables],
+    [[...tables]],
   );
   return rows.filter((r) => r.found === null).map((r) => r.name);
 }
