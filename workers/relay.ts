@@ -7,23 +7,66 @@
  *                                             lane's client-side encoding on its own core
  *   npm run relay -- --status                 print relay lag, queue depths and consumer-group lag
  *                                             as JSON, and exit
+ * The relay serves /health/live, /health/ready and /metrics (per lane: published, lag in events and
+ * seconds, consecutive failures) on RELAY_METRICS_PORT.
  * Two processes must never run the same lane: both would publish everything (harmless duplicates,
  * wasted work). Lanes have their own checkpoints, so the split needs no coordination.
  */
 import type { Client as PgClient } from 'pg';
+import { Gauge, Registry } from 'prom-client';
+import { config } from '../config';
 import { EventRegistry, PostgresEventStore, listenForAppends } from '../eventstore';
 import { ORDER_EVENT_DEFINITIONS } from '../domain/order/events';
 import { createKnex, createLogger, createPgClient } from '../infra';
 import type { Logger } from '../infra/logger';
+import { readOnScrape, startObservabilityServer } from '../infra/observability';
 import type { Broker } from '../messaging/errors';
 import { KafkaPublisher } from '../messaging/kafka-publisher';
 import type { EventPublisher } from '../messaging/publisher';
 import { RabbitMqPublisher } from '../messaging/rabbitmq-publisher';
-import { OutboxRelay } from '../messaging/relay';
-import { relayLag } from '../messaging/relay-lag';
+import { OutboxRelay, type RelayLaneState } from '../messaging/relay';
+import { relayLag, type RelayLag } from '../messaging/relay-lag';
 import { messagingStatus } from '../messaging/status';
 
 const LAG_LOG_INTERVAL_MS = 30_000;
+
+/** Each lane's figures, read when scraped: what it published, its failures, its lag behind the log. */
+function relayMetrics(registry: Registry, relay: OutboxRelay, readLag: () => Promise<RelayLag[]>, logger: Logger): void {
+  let lags: RelayLag[] = [];
+  const refresh = readOnScrape(
+    async () => {
+      lags = await readLag();
+    },
+    { onError: (err) => logger.warn({ err: err.message }, 'could not read relay lag') },
+  );
+  const laneGauge = (name: string, help: string, value: (lane: RelayLaneState) => number): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['broker'] as const,
+      registers: [registry],
+      collect() {
+        for (const lane of relay.status()) this.set({ broker: lane.broker }, value(lane));
+      },
+    });
+  };
+  laneGauge('relay_published_events', 'Events this process has published and had confirmed', (lane) => lane.published);
+  laneGauge('relay_consecutive_failures', 'Failed publish attempts since the last success', (lane) => lane.consecutiveFailures);
+  const lagGauge = (name: string, help: string, value: (lag: RelayLag) => number): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['broker'] as const,
+      registers: [registry],
+      async collect() {
+        await refresh();
+        for (const lag of lags) this.set({ broker: lag.broker }, value(lag));
+      },
+    });
+  };
+  lagGauge('relay_lag_events', 'Committed events after the lane checkpoint', (lag) => lag.lagEvents);
+  lagGauge('relay_lag_seconds', 'Age of the oldest event the lane has not published (0 when caught up)', (lag) => lag.lagSeconds);
+}
 
 async function printStatus(): Promise<void> {
   const db = createKnex({ poolMax: 2, applicationName: 'relay-status' });
@@ -69,6 +112,31 @@ async function run(): Promise<void> {
   const relay = new OutboxRelay({ db, store, publishers, listener, logger });
   await relay.start();
 
+  const env = config();
+  const registry = new Registry();
+  relayMetrics(registry, relay, () => relayLag(db, undefined, brokers), logger);
+  const server = await startObservabilityServer({
+    host: env.METRICS_HOST,
+    port: env.RELAY_METRICS_PORT,
+    registry,
+    readiness: {
+      postgres: async () => {
+        await db.raw('SELECT 1');
+      },
+      // A lane that keeps failing has lost its broker (or the broker refuses it).
+      ...Object.fromEntries(
+        relay.status().map((lane) => [
+          lane.broker,
+          async () => {
+            const now = relay.status().find((l) => l.broker === lane.broker);
+            if (now && now.consecutiveFailures > 0) throw new Error(now.lastError ?? `${now.consecutiveFailures} failed publishes`);
+          },
+        ]),
+      ),
+    },
+  });
+  logger.info({ brokers, metricsPort: server.port }, 'relay serving health and metrics');
+
   const lagTimer = setInterval(() => {
     relayLag(db, undefined, brokers)
       .then((lags) => {
@@ -84,6 +152,7 @@ async function run(): Promise<void> {
     logger.info({ signal }, 'stopping relay');
     clearInterval(lagTimer);
     await relay.stop();
+    await server.close();
     await Promise.all(publishers.map((p) => p.close().catch(() => undefined)));
     await listener?.end().catch(() => undefined);
     await db.destroy();

@@ -31,7 +31,7 @@ class RelayProcess {
   constructor(prefix: string) {
     this.child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_DIR, 'workers', 'relay.ts')], {
       cwd: REPO_DIR,
-      env: { ...process.env, RELAY_CHECKPOINT_PREFIX: prefix, RELAY_MAX_POLL_INTERVAL_MS: '200', LOG_LEVEL: 'info' },
+      env: { ...process.env, RELAY_CHECKPOINT_PREFIX: prefix, RELAY_MAX_POLL_INTERVAL_MS: '200', RELAY_METRICS_PORT: '0', LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     for (const stream of [this.child.stdout, this.child.stderr]) {
@@ -47,6 +47,13 @@ class RelayProcess {
         throw new Error(`${err.message}\n${this.lines.slice(-20).join('\n')}`);
       },
     );
+  }
+
+  /** The port of its health and metrics server. */
+  metricsPort(): number {
+    const line = this.lines.find((l) => l.includes('"relay serving health and metrics"'));
+    if (!line) throw new Error('the relay has not said where it serves metrics');
+    return (JSON.parse(line) as { metricsPort: number }).metricsPort;
   }
 
   signal(signal: NodeJS.Signals): void {
@@ -119,6 +126,17 @@ describe('relay process killed between commit and publish', () => {
     await withLogs(waitFor('the restarted relay past them', () => laneCheckpoints(prefix), (checkpoints) => checkpoints.every((c) => reached(c, last))));
     await withLogs(waitFor('the committed events on RabbitMQ', async () => rabbitTap.eventIds(), (ids) => containsAll(ids, afterCommit)));
     await withLogs(waitFor('the committed events on Kafka', async () => kafkaTap.eventIds(), (ids) => containsAll(ids, afterCommit)));
+
+    // Caught up, it says so on its health and metrics endpoints.
+    const base = `http://127.0.0.1:${second.metricsPort()}`;
+    const ready = await fetch(`${base}/health/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ready', checks: { postgres: { status: 'up' }, rabbitmq: { status: 'up' }, kafka: { status: 'up' } } });
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    for (const broker of ['rabbitmq', 'kafka']) {
+      expect(metrics).toMatch(new RegExp(`^relay_published_events\\{broker="${broker}"\\} [1-9]`, 'm'));
+      expect(metrics).toMatch(new RegExp(`^relay_lag_events\\{broker="${broker}"\\} \\d+`, 'm'));
+    }
 
     // SIGTERM stops it gracefully: exit code 0, and it says so in its structured log.
     second.signal('SIGTERM');
