@@ -117,3 +117,12 @@ export function config(): Env {
   cached ??= parseConfig(process.env);
   return cached;
 }
+
+/**
+ * Forgets the parsed environment, so that the next config() reads process.env again: for a tool that
+ * moves its own process into another environment before it connects anywhere (the benchmarks).
+ */
+export function reloadConfig(): Env {
+  cached = undefined;
+  return config();
+}
