@@ -62,6 +62,13 @@ describe('docker-compose.yml agrees with the native stack', () => {
     }
   });
 
+  it("publishes the relay's and projectors' health and metrics servers on the config module's default ports", () => {
+    const defaults = parseConfig({});
+    expect(published('relay')).toEqual([defaults.RELAY_METRICS_PORT]);
+    expect(published('order-projector')).toEqual([defaults.PROJECTOR_ORDER_METRICS_PORT]);
+    expect(published('analytics-projector')).toEqual([defaults.PROJECTOR_ANALYTICS_METRICS_PORT]);
+  });
+
   it("matches the config module's local defaults to the native stack's ports", () => {
     const defaults = parseConfig({});
     const db = new URL(defaults.DATABASE_URL);
