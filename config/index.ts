@@ -46,6 +46,9 @@ const EnvSchema = z.object({
   KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
   KAFKA_SASL_USERNAME: z.string().optional(),
   KAFKA_SASL_PASSWORD: z.string().optional(),
+  // Put before the system's topic names and fixed consumer-group names, so that environments can share
+  // one cluster (the test suite uses its own; see stack/stack.env).
+  KAFKA_TOPIC_PREFIX: z.string().regex(/^[A-Za-z0-9._-]*$/, 'may hold only letters, digits, ".", "_" and "-"').default(''),
 
   // The outbox relay: its checkpoints are `<prefix>:rabbitmq` and `<prefix>:kafka` in subscription_checkpoints.
   RELAY_CHECKPOINT_PREFIX: z.string().regex(/^[A-Za-z0-9._:-]+$/).default('relay'),

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Admin, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { FAILURE_HEADERS, copyableHeaders } from './dead-letter-headers';
 import { headerText } from './kafka-consumer';
-import { KAFKA_TOPICS } from './kafka-topics';
+import { kafkaTopics } from './kafka-topics';
 
 /*
  * The Kafka DLQ topic holds every group's parked messages, each tagged with x-consumer-group.
@@ -118,7 +118,7 @@ function describe(partition: number, message: KafkaMessage, replayedUpTo: Positi
 }
 
 /** Every message in the DLQ topic, with whether it still waits for a replay for its group. */
-export async function listKafkaParked(kafka: Kafka, dlqTopic: string = KAFKA_TOPICS.orderEventsDlq): Promise<KafkaParkedMessage[]> {
+export async function listKafkaParked(kafka: Kafka, dlqTopic: string = kafkaTopics().orderEventsDlq): Promise<KafkaParkedMessage[]> {
   const raw: { partition: number; message: KafkaMessage }[] = [];
   const readerGroup = `dlq-list-${randomUUID()}`;
   await readUpToSnapshot(kafka, dlqTopic, readerGroup, { from: new Map(), commit: false }, async (partition, message) => {
@@ -146,7 +146,7 @@ export async function replayKafkaParked(
   kafka: Kafka,
   producer: Producer,
   groupId: string,
-  dlqTopic: string = KAFKA_TOPICS.orderEventsDlq,
+  dlqTopic: string = kafkaTopics().orderEventsDlq,
 ): Promise<number> {
   let replayed = 0;
   const admin = kafka.admin();
@@ -154,7 +154,7 @@ export async function replayKafkaParked(
   const from = await committedPositions(admin, replayGroupId(groupId), dlqTopic).finally(() => admin.disconnect());
   await readUpToSnapshot(kafka, dlqTopic, replayGroupId(groupId), { from, commit: true }, async (_partition, message) => {
     if (headerText(message.headers, FAILURE_HEADERS.consumerGroup) !== groupId) return;
-    const topic = headerText(message.headers, FAILURE_HEADERS.originalTopic) ?? KAFKA_TOPICS.orderEvents;
+    const topic = headerText(message.headers, FAILURE_HEADERS.originalTopic) ?? kafkaTopics().orderEvents;
     await producer.send({
       topic,
       acks: -1,

@@ -8,7 +8,7 @@ import { parseEnvelope } from './envelope';
 import { MalformedMessageError } from './errors';
 import type { ConsumerObserver, EventHandler } from './handler';
 import { processOnce } from './idempotent-consumer';
-import { KAFKA_TOPICS } from './kafka-topics';
+import { kafkaTopics } from './kafka-topics';
 import { kafkaLogCreator } from './kafka-logging';
 import { nextStep, retryPolicy, type RetryPolicy } from './retry-policy';
 
@@ -79,11 +79,11 @@ export class KafkaEventConsumer {
   }
 
   get topic(): string {
-    return this.options.topic ?? KAFKA_TOPICS.orderEvents;
+    return this.options.topic ?? kafkaTopics().orderEvents;
   }
 
   get dlqTopic(): string {
-    return this.options.dlqTopic ?? KAFKA_TOPICS.orderEventsDlq;
+    return this.options.dlqTopic ?? kafkaTopics().orderEventsDlq;
   }
 
   /** Whether the consumer is a member of its group now (false while crashed, rebalanced out or disconnected). */

@@ -1,5 +1,5 @@
 import type { Admin } from 'kafkajs';
-import { KAFKA_TOPICS } from './kafka-topics';
+import { kafkaTopics } from './kafka-topics';
 
 export interface PartitionLag {
   partition: number;
@@ -28,7 +28,7 @@ export async function kafkaTopicDepth(admin: Admin, topic: string): Promise<numb
  * Without groupIds, every consumer group that has committed offsets on the topic.
  */
 export async function kafkaConsumerLag(admin: Admin, options: { groupIds?: readonly string[]; topic?: string } = {}): Promise<ConsumerGroupLag[]> {
-  const topic = options.topic ?? KAFKA_TOPICS.orderEvents;
+  const topic = options.topic ?? kafkaTopics().orderEvents;
   const topicOffsets = await admin.fetchTopicOffsets(topic);
   const groupIds = options.groupIds ?? (await admin.listGroups()).groups.filter((g) => g.protocolType === 'consumer').map((g) => g.groupId);
   const lags: ConsumerGroupLag[] = [];

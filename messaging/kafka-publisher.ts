@@ -5,7 +5,7 @@ import { createLogger, type Logger } from '../infra/logger';
 import { withTimeout } from './async';
 import { encodeEvent, type EncodedEvent } from './envelope';
 import { BrokerUnavailableError, MessagingError, PublishFailedError } from './errors';
-import { KAFKA_TOPICS } from './kafka-topics';
+import { kafkaTopics } from './kafka-topics';
 import { kafkaLogCreator } from './kafka-logging';
 import type { EventPublisher } from './publisher';
 
@@ -64,7 +64,7 @@ export class KafkaPublisher implements EventPublisher {
     try {
       send = producer.sendBatch({
         acks: -1,
-        topicMessages: [{ topic: this.options.topic ?? KAFKA_TOPICS.orderEvents, messages: encoded.map(toKafkaMessage) }],
+        topicMessages: [{ topic: this.options.topic ?? kafkaTopics().orderEvents, messages: encoded.map(toKafkaMessage) }],
       });
       const left = Math.max(1, deadline - Date.now());
       await withTimeout(send, left, () => new Error(`no acknowledgement within ${timeoutMs} ms`));

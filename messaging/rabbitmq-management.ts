@@ -18,10 +18,15 @@ interface QueueRow {
   consumers?: number;
 }
 
-/** The virtual host of RABBITMQ_URL ('/' when the URL names none). */
-export function rabbitVhost(): string {
-  const path = new URL(config().RABBITMQ_URL).pathname;
+/** The virtual host an AMQP URL names ('/' when it names none), as amqplib reads it. */
+export function vhostOf(amqpUrl: string): string {
+  const path = new URL(amqpUrl).pathname;
   return path.length > 1 ? decodeURIComponent(path.slice(1)) : '/';
+}
+
+/** The virtual host of RABBITMQ_URL: this environment's. */
+export function rabbitVhost(): string {
+  return vhostOf(config().RABBITMQ_URL);
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { createKafka } from '../infra/kafka';
 import { kafkaConsumerLag, kafkaTopicDepth, type ConsumerGroupLag } from './kafka-lag';
-import { KAFKA_TOPICS } from './kafka-topics';
+import { kafkaTopics } from './kafka-topics';
 import { rabbitQueueDepths, type QueueDepth } from './rabbitmq-management';
 import type { Broker } from './errors';
 import { relayLag, type RelayLag } from './relay-lag';
@@ -43,7 +43,7 @@ export async function messagingStatus(db: Knex, options: MessagingStatusOptions 
         await admin.connect();
         return {
           groups: await kafkaConsumerLag(admin, { groupIds: options.kafkaGroupIds }),
-          dlq: await kafkaTopicDepth(admin, KAFKA_TOPICS.orderEventsDlq),
+          dlq: await kafkaTopicDepth(admin, kafkaTopics().orderEventsDlq),
         };
       }).finally(() => admin.disconnect().catch(() => undefined))
     : notAsked('kafka');

@@ -18,7 +18,7 @@
  *       Replay after fixing the cause: a message that fails again is parked again.
  */
 import { createIdempotentProducer, createKafka, createLogger } from '../infra';
-import { KAFKA_TOPICS } from '../messaging/kafka-topics';
+import { kafkaTopics } from '../messaging/kafka-topics';
 import { kafkaLogCreator } from '../messaging/kafka-logging';
 import { listKafkaParked, replayKafkaParked } from '../messaging/dlq-kafka';
 import { peekParked, replayParked } from '../messaging/dlq-rabbitmq';
@@ -61,7 +61,7 @@ async function listRabbitMq(): Promise<void> {
 
 async function listKafka(): Promise<void> {
   const parked = await listKafkaParked(kafkaClient());
-  console.log(`Kafka DLQ topic ${KAFKA_TOPICS.orderEventsDlq}: ${parked.length} message(s)`);
+  console.log(`Kafka DLQ topic ${kafkaTopics().orderEventsDlq}: ${parked.length} message(s)`);
   const byGroup = new Map<string, { total: number; pending: number }>();
   for (const message of parked) {
     const group = message.consumerGroup ?? '(no group)';

@@ -2,6 +2,7 @@
  * A projector process: consumes order events from a broker and applies them to read models.
  *   order      RabbitMQ queue `order-projector` bound to `Order.#`  ->  customer_orders, order_view
  *   analytics  Kafka group `analytics-projector` on order-events    ->  daily_sales, product_metrics
+ *              (the topic and the group name take KAFKA_TOPIC_PREFIX)
  * Each event is applied at most once (the consumer's dedup record and the read model's per-order
  * version commit in one transaction), in per-order version order (a missing earlier event is fetched
  * from the event store). It serves /health/live, /health/ready and /metrics on
@@ -14,13 +15,14 @@
  * subscription projector), so a batching consumer can call it as it is.
  */
 import { Registry } from 'prom-client';
-import { config } from '../config';
+import { config, type Env } from '../config';
 import { EventRegistry, PostgresEventStore } from '../eventstore';
 import { ORDER_EVENT_DEFINITIONS } from '../domain/order/events';
 import { createKnex, createLogger } from '../infra';
 import { startObservabilityServer, type ObservabilityServer } from '../infra/observability';
 import type { EventHandler } from '../messaging/handler';
 import { KafkaEventConsumer } from '../messaging/kafka-consumer';
+import { kafkaGroupId } from '../messaging/kafka-topics';
 import { RabbitMqConsumer } from '../messaging/rabbitmq-consumer';
 import { ProjectionRunner, type ApplyResult, type ProjectionName } from '../projections';
 import { projectorMetrics } from '../projections/metrics';
@@ -32,12 +34,18 @@ export const PROJECTORS = {
 
 export type ProjectorKind = keyof typeof PROJECTORS;
 
+/** The queue or consumer group a projector uses in an environment (PROJECTOR_CONSUMER_NAME, else its fixed name). */
+export function projectorConsumerName(kind: ProjectorKind, env: Env = config()): string {
+  // A Kafka group is cluster-wide, so the fixed name takes the environment's prefix; a queue lives in its vhost.
+  return env.PROJECTOR_CONSUMER_NAME ?? (kind === 'analytics' ? kafkaGroupId(PROJECTORS[kind].consumer, env.KAFKA_TOPIC_PREFIX) : PROJECTORS[kind].consumer);
+}
+
 async function main(): Promise<void> {
   const env = config();
   const kind = (process.argv[2] ?? 'order') as ProjectorKind;
   const spec = PROJECTORS[kind];
   if (!spec) throw new Error(`Unknown projector "${kind}": use ${Object.keys(PROJECTORS).join(' or ')}`);
-  const consumerName = env.PROJECTOR_CONSUMER_NAME ?? spec.consumer;
+  const consumerName = projectorConsumerName(kind, env);
   const schema = env.PROJECTOR_SCHEMA;
   const logger = createLogger(consumerName);
   const db = createKnex({ poolMax: 5, applicationName: consumerName });
