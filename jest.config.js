@@ -21,7 +21,9 @@ module.exports = {
       transform,
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       transformIgnorePatterns,
-      setupFiles: ['<rootDir>/test/support/quiet-temporal.ts'],
+      // The tests' own database, vhost, namespace and Kafka prefix (see the file).
+      globalSetup: '<rootDir>/test/support/test-environment.ts',
+      setupFiles: ['<rootDir>/test/support/test-environment.ts', '<rootDir>/test/support/quiet-temporal.ts'],
       slowTestThreshold: 30,
     },
   ],

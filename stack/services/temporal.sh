@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Temporal dev server from the real `temporal` CLI (built once with go install), with its Web UI,
-# a SQLite file that survives restarts, and the project's custom search attributes.
+# a SQLite file that survives restarts, and the project's custom search attributes in the app's
+# namespace and the test suite's (stack.env).
 # Usage: temporal.sh up|down|status
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
@@ -10,16 +11,42 @@ TEMPORAL_DATA="$STATE_DIR/temporal"
 TEMPORAL_LOG="$LOG_DIR/temporal.log"
 TEMPORAL_PID="$RUN_DIR/temporal.pid"
 TEMPORAL_NAMESPACE="${TEMPORAL_NAMESPACE:-default}"
+NAMESPACES=("$TEMPORAL_NAMESPACE" "$TEST_TEMPORAL_NAMESPACE")
 
 cli() { "$TEMPORAL_BIN" --address "127.0.0.1:$TEMPORAL_PORT" "$@"; }
 
 search_attributes_registered() {
-  local listed name
-  listed="$(cli operator search-attribute list --namespace "$TEMPORAL_NAMESPACE" 2>/dev/null)" || return 1
-  for pair in $TEMPORAL_SEARCH_ATTRIBUTES; do
-    name="${pair%%=*}"
-    grep -qw "$name" <<<"$listed" || return 1
+  local listed name namespace
+  for namespace in "${NAMESPACES[@]}"; do
+    listed="$(cli operator search-attribute list --namespace "$namespace" 2>/dev/null)" || return 1
+    for pair in $TEMPORAL_SEARCH_ATTRIBUTES; do
+      name="${pair%%=*}"
+      grep -qw "$name" <<<"$listed" || return 1
+    done
   done
+}
+
+# start-dev creates its --namespace list with the search attributes only in a new SQLite file;
+# a server started before a namespace was added gets it (and the attributes) here, without a restart.
+# Both CLI commands are no-ops for what exists already.
+register_namespaces() {
+  local namespace pair
+  for namespace in "${NAMESPACES[@]}"; do
+    cli operator namespace describe --namespace "$namespace" >/dev/null 2>&1 ||
+      cli operator namespace create --namespace "$namespace" --retention 72h >/dev/null 2>&1 || return 1
+    for pair in $TEMPORAL_SEARCH_ATTRIBUTES; do
+      cli operator search-attribute create --namespace "$namespace" --name "${pair%%=*}" --type "${pair#*=}" >/dev/null 2>&1 || return 1
+    done
+  done
+}
+
+ensure_namespaces() {
+  search_attributes_registered && return 0
+  # A namespace just created takes a moment to reach the frontend: retry until it takes the attributes.
+  wait_until 60 "temporal namespaces (${NAMESPACES[*]})" register_namespaces \
+    || die "could not register namespaces ${NAMESPACES[*]} and their search attributes" "$TEMPORAL_LOG"
+  wait_until 30 "temporal search attributes" search_attributes_registered \
+    || die "custom search attributes are not registered" "$TEMPORAL_LOG"
 }
 
 healthy() {
@@ -38,27 +65,28 @@ build_cli() {
 }
 
 up() {
-  if healthy && search_attributes_registered; then
+  if healthy; then
+    ensure_namespaces
     log "temporal already running on $TEMPORAL_PORT (UI $TEMPORAL_UI_PORT)"
     return 0
   fi
   build_cli
   pid_alive "$TEMPORAL_PID" && stop_pid "$TEMPORAL_PID" temporal
   mkdir -p "$TEMPORAL_DATA"
-  local sa_args=()
+  local sa_args=() ns_args=()
   for pair in $TEMPORAL_SEARCH_ATTRIBUTES; do sa_args+=(--search-attribute "$pair"); done
+  for namespace in "${NAMESPACES[@]}"; do ns_args+=(--namespace "$namespace"); done
   log "starting temporal dev server on 127.0.0.1:$TEMPORAL_PORT, Web UI on http://127.0.0.1:$TEMPORAL_UI_PORT"
   nohup "$TEMPORAL_BIN" server start-dev \
     --ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT" \
-    --namespace "$TEMPORAL_NAMESPACE" \
+    "${ns_args[@]}" \
     --db-filename "$TEMPORAL_DATA/temporal.db" \
     --sqlite-pragma journal_mode=WAL --sqlite-pragma synchronous=NORMAL \
     --log-format json --log-level warn \
     "${sa_args[@]}" >"$TEMPORAL_LOG" 2>&1 &
   echo $! >"$TEMPORAL_PID"
   wait_until 120 temporal healthy || die "temporal did not become healthy in 120 s" "$TEMPORAL_LOG"
-  wait_until 60 "temporal search attributes" search_attributes_registered \
-    || die "custom search attributes are not registered" "$TEMPORAL_LOG"
+  ensure_namespaces
 }
 
 down() { stop_pid "$TEMPORAL_PID" temporal; }

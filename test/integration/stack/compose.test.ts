@@ -33,7 +33,7 @@ describe('docker-compose.yml agrees with the native stack', () => {
     expect(published('temporal').sort()).toEqual([Number(stack.TEMPORAL_PORT), Number(stack.TEMPORAL_UI_PORT)].sort());
   });
 
-  it('uses the same versions, database credentials and search attributes', () => {
+  it('uses the same versions, database credentials, search attributes and test namespace', () => {
     expect(compose.services.postgres?.image).toBe(`postgres:${stack.POSTGRES_MAJOR}`);
     expect(compose.services.kafka?.image).toBe(`apache/kafka:${stack.KAFKA_VERSION}`);
     expect(compose.services.temporal?.image).toBe(`temporalio/temporal:${stack.TEMPORAL_CLI_VERSION}`);
@@ -46,6 +46,7 @@ describe('docker-compose.yml agrees with the native stack', () => {
       .filter((arg) => arg.startsWith('--search-attribute='))
       .map((arg) => arg.slice('--search-attribute='.length));
     expect(registered.sort()).toEqual((stack.TEMPORAL_SEARCH_ATTRIBUTES ?? '').split(' ').sort());
+    expect(compose.services.temporal?.command).toContain(`--namespace=${stack.TEST_TEMPORAL_NAMESPACE}`);
   });
 
   it("gives the app's processes only variables the config module reads, with valid values on the same ports", () => {
