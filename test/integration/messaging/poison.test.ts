@@ -78,6 +78,7 @@ describe('poison messages (real brokers and Postgres)', () => {
       const events = unstoredOrderEvents(6);
       const poison = events[1]!;
       const { state, handler } = poisonHandler(consumerName, () => poison.eventId);
+      const failures: string[] = [];
       const consumer = await RabbitMqConsumer.start({
         consumerName,
         bindingKeys: [`Order.#`],
@@ -90,8 +91,10 @@ describe('poison messages (real brokers and Postgres)', () => {
         retryDelaysMs: [200, 400],
         maxAttempts: 3,
         logger,
+        observer: { failed: (_err, parked) => failures.push(parked ? 'park' : 'retry') },
       });
       try {
+        expect(consumer.isConsuming()).toBe(true);
         const started = Date.now();
         await publisher.publish(events);
         const others = events.filter((e) => e !== poison).map((e) => e.eventId);
@@ -108,6 +111,7 @@ describe('poison messages (real brokers and Postgres)', () => {
           error: 'cannot handle OrderItemAdded v2',
         });
         expect(state.attempts.get(poison.eventId)).toEqual([1, 2, 3]);
+        expect(failures).toEqual(['retry', 'retry', 'park']);
         // The second and third attempts waited in the retry queues: 200 ms, then 400 ms.
         expect(Date.now() - started).toBeGreaterThanOrEqual(600);
         expect((await appliedEventIds(db, consumerName)).has(poison.eventId)).toBe(false);
@@ -122,6 +126,7 @@ describe('poison messages (real brokers and Postgres)', () => {
       } finally {
         await consumer.stop();
       }
+      expect(consumer.isConsuming()).toBe(false);
     });
 
     it('parks a message that is not an event envelope at once', async () => {
@@ -177,6 +182,7 @@ describe('poison messages (real brokers and Postgres)', () => {
       const events = unstoredOrderEvents(6);
       const poison = events[1]!;
       const { state, handler } = poisonHandler(groupId, () => poison.eventId);
+      const failures: string[] = [];
       const dlqTap = await openKafkaTap(dlqTopic);
       const mainTap = await openKafkaTap(topic);
       const consumer = await KafkaEventConsumer.start({
@@ -192,6 +198,7 @@ describe('poison messages (real brokers and Postgres)', () => {
         dlqTopic,
         kafka,
         logger,
+        observer: { failed: (_err, parked) => failures.push(parked ? 'park' : 'retry') },
       });
       try {
         await publisher.publish(events);
@@ -199,6 +206,8 @@ describe('poison messages (real brokers and Postgres)', () => {
         const others = all.filter((id) => id !== poison.eventId);
         await waitFor('the healthy events', () => appliedEventIds(db, groupId), (ids) => others.every((id) => ids.has(id)), 20_000);
         expect(state.attempts.get(poison.eventId)).toEqual([1, 2, 3]);
+        // Handling messages, it is a member of its group.
+        expect(consumer.isConsuming()).toBe(true);
 
         const parked = await waitFor('the poison on the DLQ topic', async () => dlqTap.messages.filter((m) => m.envelope.eventId === poison.eventId), (l) => l.length === 1);
         expect(parked[0]!.key).toBe(poison.streamId.replace(/^Order-/, ''));
@@ -210,6 +219,7 @@ describe('poison messages (real brokers and Postgres)', () => {
           'message-id': poison.eventId,
         });
         expect(parked[0]!.headers['x-original-offset']).toMatch(/^\d+$/);
+        expect(failures).toEqual(['retry', 'retry', 'park']);
         const listed = await listKafkaParked(kafka, dlqTopic);
         expect(listed).toEqual([expect.objectContaining({ consumerGroup: groupId, eventId: poison.eventId, pending: true })]);
 
@@ -230,6 +240,7 @@ describe('poison messages (real brokers and Postgres)', () => {
         await dlqTap.close();
         await mainTap.close();
       }
+      expect(consumer.isConsuming()).toBe(false);
     });
   });
 });
