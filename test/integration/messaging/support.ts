@@ -8,7 +8,7 @@ import { connectRabbitMq, createKafka, createLogger } from '../../../infra';
 import type { Logger } from '../../../infra/logger';
 import { parseEnvelope, type EventEnvelope } from '../../../messaging/envelope';
 import { kafkaLogCreator } from '../../../messaging/kafka-logging';
-import { KAFKA_TOPICS } from '../../../messaging/kafka-topics';
+import { kafkaTopics } from '../../../messaging/kafka-topics';
 import { relayCheckpointId } from '../../../messaging/relay';
 import { EVENTS_EXCHANGE, declareEventTopology } from '../../../messaging/rabbitmq-topology';
 import { ThingHappened, ThingRenamed } from '../../support/test-events';
@@ -224,7 +224,7 @@ export interface KafkaTap {
  * A new consumer group that sees everything produced to the topic from now on: it starts each
  * partition at the end offsets read before it returns, whenever its partitions are assigned.
  */
-export async function openKafkaTap(topic: string = KAFKA_TOPICS.orderEvents): Promise<KafkaTap> {
+export async function openKafkaTap(topic: string = kafkaTopics().orderEvents): Promise<KafkaTap> {
   const kafka = testKafka('tap');
   const groupId = uniqueName('test-tap');
   const admin = kafka.admin();

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Admin } from 'kafkajs';
 import { createIdempotentProducer, createKafka } from '../../../infra';
-import { KAFKA_TOPICS } from '../../../messaging/kafka-topics';
+import { kafkaTopics } from '../../../messaging/kafka-topics';
 import { requireService } from '../../support/stack';
 
 describe('Kafka (real KRaft broker)', () => {
@@ -22,7 +22,7 @@ describe('Kafka (real KRaft broker)', () => {
 
   it('has the topics the stack provisions, and auto-creation is off', async () => {
     const topics = await admin.listTopics();
-    expect(topics).toEqual(expect.arrayContaining(Object.values(KAFKA_TOPICS)));
+    expect(topics).toEqual(expect.arrayContaining(Object.values(kafkaTopics())));
     const { resources } = await admin.describeConfigs({
       includeSynonyms: false,
       resources: [{ type: 4 /* BROKER */, name: '1', configNames: ['auto.create.topics.enable'] }],
