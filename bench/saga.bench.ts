@@ -8,13 +8,13 @@ import { randomUUID } from 'node:crypto';
 import { Worker } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { createKnex } from '../infra';
-import { migrateToLatest } from '../infra/migrate';
 import { config } from '../config';
 import { upsertCustomers, upsertProducts } from '../activities/catalog-seed';
 import { connectWorkerConnection } from '../workers/temporal-workers';
 import { installTemporalLogging } from '../infra/temporal-logging';
 import { createLogger } from '../infra';
 import { runWorkers } from '../test/support/temporal';
+import { createIsolatedEnvironment } from '../test/support/isolated-environment';
 import { addItemUpdate, orderDeliveredSignal, orderWorkflowId, submitOrderUpdate } from '../workflows/order/contract';
 import { TASK_QUEUES } from '../workflows/task-queues';
 import { floorSignal, floorUpdate } from './floor-workflows';
@@ -45,8 +45,10 @@ async function drive(total: number, concurrency: number, one: () => Promise<void
 
 async function main(): Promise<void> {
   installTemporalLogging(createLogger('bench-saga'), 'ERROR');
+  // An environment of its own: the benchmark's orders stay out of the app's database and namespace.
+  const environment = await createIsolatedEnvironment('saga');
+  environment.enter();
   const db = createKnex({ applicationName: 'bench-saga', poolMax: 20 });
-  await migrateToLatest(db);
   const tag = randomUUID().slice(0, 8);
   const sku = `BENCH-${tag}`;
   const customerId = `bench-${tag}`;
@@ -112,6 +114,7 @@ async function main(): Promise<void> {
   await floorConnection.close();
   await workers.stop();
   await db.destroy();
+  await environment.dispose();
   console.log(
     JSON.stringify({
       orders: ORDERS,

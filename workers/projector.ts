@@ -103,7 +103,10 @@ async function main(): Promise<void> {
   logger.info({ projections: spec.projections, schema, metricsPort: server.port }, 'projector started');
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+// Run as a process; imported (for PROJECTORS), it does nothing.
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,184 @@
+/**
+ * npm run bench:e2e: orders per second from POST /orders, through the saga, to the read model, with the
+ * system running as in production: separate processes (Temporal workers per task queue, relay,
+ * projectors, API) in an environment of their own (fresh database, RabbitMQ vhost, Kafka topics,
+ * Temporal namespace). Each order: POST /orders, add an item, submit, the carrier's delivery report;
+ * it counts once the read model shows it delivered. Latency is POST to read-model-visible.
+ *
+ * The baseline in the same run is the no-op Temporal floor of bench:saga: a workflow with the same
+ * interaction (2 updates, 1 signal) and as many activities, all no-ops, started by a client directly,
+ * with the same concurrency on the same server.
+ */
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
+import { createKnex, createLogger, temporalConnectionOptions } from '../infra';
+import { installTemporalLogging } from '../infra/temporal-logging';
+import { SYSTEM_PROCESSES, Supervisor } from '../workers/supervisor';
+import { connectWorkerConnection } from '../workers/temporal-workers';
+import { customerToken, operatorToken } from '../test/support/api';
+import { createIsolatedEnvironment } from '../test/support/isolated-environment';
+import { makeCatalog } from '../test/support/saga-fixtures';
+import { floorSignal, floorUpdate } from './floor-workflows';
+import { percentile, round } from './support';
+
+const ORDERS = Number(process.env.BENCH_ORDERS ?? 150);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const WARMUP = 10;
+// The saga's activities up to delivery (events appended and published, reserve, capture, ship, notify...).
+const SAGA_ACTIVITIES = 16;
+const FLOOR_QUEUE = 'bench-e2e-floor';
+
+async function post<T>(url: string, token: string, body?: unknown): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      body: body !== undefined ? JSON.stringify(body) : undefined,
+    });
+    const text = await response.text();
+    if (response.ok) return JSON.parse(text) as T;
+    // 429/503 would be the API protecting itself: back off like a client would; anything else is a bug.
+    if ((response.status !== 429 && response.status !== 503) || attempt > 20) throw new Error(`POST ${url} answered ${response.status}: ${text}`);
+    await new Promise((resolve) => setTimeout(resolve, 50 * (attempt + 1)));
+  }
+}
+
+/** One poller for every order in flight: resolves each when the read model shows it delivered. */
+function readModelWatcher(db: ReturnType<typeof createKnex>) {
+  const waiting = new Map<string, () => void>();
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      if (waiting.size > 0) {
+        const { rows } = await db.raw<{ rows: { order_id: string }[] }>(
+          "SELECT order_id FROM order_view WHERE order_id = ANY (?) AND status = 'delivered'",
+          [[...waiting.keys()]],
+        );
+        for (const { order_id } of rows) {
+          waiting.get(order_id)?.();
+          waiting.delete(order_id);
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  })();
+  return {
+    visible: (orderId: string): Promise<void> => new Promise((resolve) => waiting.set(orderId, resolve)),
+    async stop(): Promise<void> {
+      stopped = true;
+      await loop;
+    },
+  };
+}
+
+async function drive(total: number, concurrency: number, one: () => Promise<void>): Promise<{ perSecond: number; latencies: number[] }> {
+  const latencies: number[] = [];
+  let started = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (started < total) {
+        started++;
+        const t = performance.now();
+        await one();
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  return { perSecond: total / ((performance.now() - t0) / 1000), latencies: latencies.sort((a, b) => a - b) };
+}
+
+async function waitForReady(url: string): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const status = await fetch(`${url}/health/ready`).then((r) => r.status, () => 0);
+    if (status === 200) return;
+    if (Date.now() > deadline) throw new Error(`the API at ${url} was not ready within 120 s (last answer ${status})`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+async function main(): Promise<void> {
+  const logger = createLogger('bench-e2e');
+  installTemporalLogging(logger, 'ERROR');
+  const environment = await createIsolatedEnvironment('e2e');
+  const db = createKnex({ poolMax: 4, applicationName: 'bench-e2e', databaseUrl: environment.databaseUrl });
+  const supervisor = new Supervisor({
+    env: { ...process.env, ...environment.env, LOG_LEVEL: 'warn' },
+    onLine: (name, line) => {
+      if (process.env.BENCH_VERBOSE) console.error(`[${name}] ${line}`);
+    },
+  });
+  const connection = await Connection.connect(await temporalConnectionOptions());
+  const client = new Client({ connection, namespace: environment.namespace });
+  const floorConnection = await connectWorkerConnection();
+  const floorWorker = await Worker.create({
+    connection: floorConnection,
+    namespace: environment.namespace,
+    taskQueue: FLOOR_QUEUE,
+    workflowsPath: require.resolve('./floor-workflows'),
+    activities: { noop: async () => undefined },
+  });
+  const floorRun = floorWorker.run();
+  const watcher = readModelWatcher(db);
+  try {
+    const catalog = await makeCatalog(db, 1_000_000);
+    const customer = await customerToken(db, catalog.customers.good);
+    const operator = await operatorToken(db);
+    supervisor.start(SYSTEM_PROCESSES);
+    await waitForReady(environment.apiUrl);
+    const api = environment.apiUrl;
+
+    const order = async (): Promise<void> => {
+      const { orderId } = await post<{ orderId: string }>(`${api}/orders`, customer, {});
+      const visible = watcher.visible(orderId);
+      await post(`${api}/orders/${orderId}/items`, customer, { sku: catalog.sku.widget, quantity: 1 });
+      await post(`${api}/orders/${orderId}/submit`, customer);
+      // The carrier's report may come early: the workflow takes it once the order is confirmed.
+      await post(`${api}/orders/${orderId}/delivery`, operator, {});
+      await visible;
+    };
+    const floor = async (): Promise<void> => {
+      const handle = await client.workflow.start('floorWorkflow', { taskQueue: FLOOR_QUEUE, workflowId: `bench-floor-${randomUUID()}`, args: [SAGA_ACTIVITIES] });
+      await handle.executeUpdate(floorUpdate);
+      await handle.executeUpdate(floorUpdate);
+      await handle.signal(floorSignal);
+      await handle.result();
+    };
+
+    await drive(WARMUP, 5, floor);
+    await drive(WARMUP, 5, order);
+    const floorRes = await drive(ORDERS, CONCURRENCY, floor);
+    console.log(`floor  ${round(floorRes.perSecond)} workflows/s  p50 ${round(percentile(floorRes.latencies, 50), 0)} ms  p99 ${round(percentile(floorRes.latencies, 99), 0)} ms`);
+    const e2e = await drive(ORDERS, CONCURRENCY, order);
+    console.log(`e2e    ${round(e2e.perSecond)} orders/s     p50 ${round(percentile(e2e.latencies, 50), 0)} ms  p99 ${round(percentile(e2e.latencies, 99), 0)} ms`);
+    console.log(
+      JSON.stringify({
+        orders: ORDERS,
+        concurrency: CONCURRENCY,
+        orders_per_s: round(e2e.perSecond),
+        floor_per_s: round(floorRes.perSecond),
+        throughput_ratio: round(e2e.perSecond / floorRes.perSecond),
+        p50_ms: round(percentile(e2e.latencies, 50), 0),
+        p95_ms: round(percentile(e2e.latencies, 95), 0),
+        p99_ms: round(percentile(e2e.latencies, 99), 0),
+        floor_p99_ms: round(percentile(floorRes.latencies, 99), 0),
+      }),
+    );
+  } finally {
+    await watcher.stop();
+    await supervisor.stop();
+    floorWorker.shutdown();
+    await floorRun;
+    await floorConnection.close();
+    await connection.close();
+    await db.destroy();
+    await environment.dispose();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
