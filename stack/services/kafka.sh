@@ -81,9 +81,11 @@ up() {
   format_storage
   log "starting kafka (KRaft) on 127.0.0.1:$KAFKA_PORT, heap $KAFKA_HEAP"
   : >"$KAFKA_LOG"
-  nohup java -Xms256m -Xmx"$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
+  # A session of its own, stdin closed: the broker outlives whoever started it (a test restarting it,
+  # a terminal's Ctrl-C) and holds none of its pipes.
+  setsid nohup java -Xms256m -Xmx"$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$KAFKA_DATA/log4j2.properties" \
-    -cp "$KAFKA_LIB/*" kafka.Kafka "$KAFKA_CONFIG" >"$LOG_DIR/kafka-stdout.log" 2>&1 &
+    -cp "$KAFKA_LIB/*" kafka.Kafka "$KAFKA_CONFIG" </dev/null >"$LOG_DIR/kafka-stdout.log" 2>&1 &
   echo $! >"$KAFKA_PID"
   wait_until 120 kafka healthy || {
     cat "$LOG_DIR/kafka-stdout.log" >>"$KAFKA_LOG"

@@ -77,13 +77,14 @@ up() {
   for pair in $TEMPORAL_SEARCH_ATTRIBUTES; do sa_args+=(--search-attribute "$pair"); done
   for namespace in "${NAMESPACES[@]}"; do ns_args+=(--namespace "$namespace"); done
   log "starting temporal dev server on 127.0.0.1:$TEMPORAL_PORT, Web UI on http://127.0.0.1:$TEMPORAL_UI_PORT"
-  nohup "$TEMPORAL_BIN" server start-dev \
+  # A session of its own, stdin closed (see kafka.sh).
+  setsid nohup "$TEMPORAL_BIN" server start-dev \
     --ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT" \
     "${ns_args[@]}" \
     --db-filename "$TEMPORAL_DATA/temporal.db" \
     --sqlite-pragma journal_mode=WAL --sqlite-pragma synchronous=NORMAL \
     --log-format json --log-level warn \
-    "${sa_args[@]}" >"$TEMPORAL_LOG" 2>&1 &
+    "${sa_args[@]}" </dev/null >"$TEMPORAL_LOG" 2>&1 &
   echo $! >"$TEMPORAL_PID"
   wait_until 120 temporal healthy || die "temporal did not become healthy in 120 s" "$TEMPORAL_LOG"
   ensure_namespaces
