@@ -94,6 +94,9 @@ export class KafkaEventConsumer {
   /** Finishes the message in hand (no further in-place retries), leaves the group and disconnects. */
   async stop(): Promise<void> {
     this.stopping.abort();
+    // Stopped (the batch in hand finished, its heartbeat sent) before disconnecting: a heartbeat
+    // that runs after the disconnect reconnects to the coordinator and leaks that connection.
+    await this.consumer?.stop().catch(() => undefined);
     await this.consumer?.disconnect().catch(() => undefined);
     await this.dlqProducer.disconnect().catch(() => undefined);
   }

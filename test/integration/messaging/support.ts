@@ -248,6 +248,7 @@ export async function openKafkaTap(topic: string = kafkaTopics().orderEvents): P
     messages,
     eventIds: () => messages.map((m) => m.envelope.eventId),
     async close() {
+      await consumer.stop();
       await consumer.disconnect();
       const cleanup = kafka.admin();
       await cleanup.connect();
