@@ -1,12 +1,12 @@
 /**
  * A whole environment of its own on the same servers, for a run of the system's real processes (the
  * chaos test, bench:e2e): a fresh database, a RabbitMQ virtual host, Kafka topics under a prefix, and
- * a Temporal namespace with no workflow left running. Processes started with `env` see nothing of
+ * a Temporal namespace. Processes started with `env` see nothing of
  * other tests or of `npm start`, so a run can be checked over whole tables.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
-import { Client, Connection } from '@temporalio/client';
+import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { reloadConfig } from '../../config';
@@ -17,7 +17,7 @@ import { rabbitManagementFetch } from '../../messaging/rabbitmq-management';
 import { CustomerIdKey, OrderStatusKey, OrderTotalKey } from '../../workflows/search-attributes';
 
 export interface IsolatedEnvironment {
-  /** Its Temporal namespace (kept between runs; other resources are made per run). */
+  /** Its Temporal namespace, like everything else made for this run and deleted by dispose(). */
   namespace: string;
   tag: string;
   /** The variables that put a process into this environment. */
@@ -53,62 +53,41 @@ async function management(method: string, path: string, body?: unknown): Promise
 }
 
 /**
- * Ends every running workflow of the namespace with one batch operation (the server works through it
- * on its own), and waits until none is left running.
+ * A namespace of its own per run, with the search attributes the order workflow sets. (Reusing one
+ * would leave the task-queue backlog of an earlier run's workflows in front of this run's.)
  */
-async function terminateRunning(connection: Connection, namespace: string): Promise<void> {
-  const query = 'ExecutionStatus = "Running"';
-  const client = new Client({ connection, namespace });
-  if ((await client.workflow.count(query)).count === 0) return;
-  await connection.workflowService.startBatchOperation({
-    namespace,
-    visibilityQuery: query,
-    jobId: randomUUID(),
-    reason: 'the environment is reset',
-    terminationOperation: {},
-  });
-  const deadline = Date.now() + 120_000;
-  while ((await client.workflow.count(query)).count > 0) {
-    if (Date.now() > deadline) throw new Error(`workflows in ${namespace} were still running 120 s after a batch termination`);
+async function createNamespace(connection: Connection, namespace: string): Promise<void> {
+  await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('1 day') });
+  const types = temporal.api.enums.v1.IndexedValueType;
+  const searchAttributes: Record<string, temporal.api.enums.v1.IndexedValueType> = {
+    [OrderStatusKey.name]: types.INDEXED_VALUE_TYPE_KEYWORD,
+    [CustomerIdKey.name]: types.INDEXED_VALUE_TYPE_KEYWORD,
+    [OrderTotalKey.name]: types.INDEXED_VALUE_TYPE_DOUBLE,
+  };
+  // A new namespace takes a moment to reach the frontend's cache: retry until it answers.
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      await connection.operatorService.addSearchAttributes({ namespace, searchAttributes });
+      const listed = await connection.operatorService.listSearchAttributes({ namespace });
+      if (Object.keys(searchAttributes).every((name) => name in (listed.customAttributes ?? {}))) return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+    }
+    if (Date.now() > deadline) throw new Error(`search attributes of ${namespace} not visible after 30 s`);
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }
 
-/** The namespace, with the search attributes the order workflow sets; running workflows of an earlier run are ended. */
-async function prepareNamespace(namespace: string): Promise<void> {
-  const connection = await Connection.connect(await temporalConnectionOptions());
-  try {
-    const known = await connection.workflowService.describeNamespace({ namespace: namespace }).then(() => true, () => false);
-    if (!known) {
-      await connection.workflowService.registerNamespace({ namespace: namespace, workflowExecutionRetentionPeriod: msToTs('1 day') });
-    }
-    const types = temporal.api.enums.v1.IndexedValueType;
-    const wanted: Record<string, temporal.api.enums.v1.IndexedValueType> = {
-      [OrderStatusKey.name]: types.INDEXED_VALUE_TYPE_KEYWORD,
-      [CustomerIdKey.name]: types.INDEXED_VALUE_TYPE_KEYWORD,
-      [OrderTotalKey.name]: types.INDEXED_VALUE_TYPE_DOUBLE,
-    };
-    // A new namespace takes a moment to reach the frontend's cache: retry until it answers.
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      try {
-        const listed = await connection.operatorService.listSearchAttributes({ namespace: namespace });
-        const missing = Object.fromEntries(Object.entries(wanted).filter(([name]) => !(name in (listed.customAttributes ?? {}))));
-        if (Object.keys(missing).length > 0) await connection.operatorService.addSearchAttributes({ namespace: namespace, searchAttributes: missing });
-        break;
-      } catch (err) {
-        if (Date.now() > deadline) throw err;
-        await new Promise((resolve) => setTimeout(resolve, 500));
-      }
-    }
-    // Workflows an interrupted run left behind would otherwise run their activities against this run's database.
-    await terminateRunning(connection, namespace);
-  } finally {
-    await connection.close();
-  }
+/** Ends the namespace's running workflows (one batch operation) and deletes it; the server finishes on its own. */
+async function deleteNamespace(connection: Connection, namespace: string): Promise<void> {
+  await connection.workflowService
+    .startBatchOperation({ namespace, visibilityQuery: 'ExecutionStatus = "Running"', jobId: randomUUID(), reason: 'environment disposed', terminationOperation: {} })
+    .catch(() => undefined);
+  await connection.operatorService.deleteNamespace({ namespace }).catch(() => undefined);
 }
 
-/** `kind` names everything it makes (e.g. 'chaos': database orders_chaos_<tag>, namespace orders-chaos). */
+/** `kind` names everything it makes (e.g. 'chaos': database orders_chaos_<tag>, namespace orders-chaos-<tag>). */
 export async function createIsolatedEnvironment(kind: string): Promise<IsolatedEnvironment> {
   if (!/^[a-z][a-z0-9]*$/.test(kind)) throw new RangeError(`kind must be lower-case letters and digits: ${kind}`);
   const base = reloadConfig();
@@ -116,7 +95,7 @@ export async function createIsolatedEnvironment(kind: string): Promise<IsolatedE
   const database = `orders_${kind}_${tag}`;
   const vhost = `${kind}-${tag}`;
   const topicPrefix = `${kind}-${tag}.`;
-  const namespace = `orders-${kind}`;
+  const namespace = `orders-${kind}-${tag}`;
 
   // Leftovers of interrupted runs first: databases and virtual hosts named like ours.
   const admin = createKnex({ poolMax: 1, applicationName: `${kind}-admin` });
@@ -142,7 +121,20 @@ export async function createIsolatedEnvironment(kind: string): Promise<IsolatedE
   } finally {
     await kafkaAdmin.disconnect();
   }
-  await prepareNamespace(namespace);
+  const connection = await Connection.connect(await temporalConnectionOptions());
+  try {
+    // Namespaces of interrupted runs first.
+    const { namespaces } = await connection.workflowService.listNamespaces({ pageSize: 1000 });
+    for (const info of namespaces ?? []) {
+      const name = info.namespaceInfo?.name ?? '';
+      if (name.startsWith(`orders-${kind}-`) && info.namespaceInfo?.state === temporal.api.enums.v1.NamespaceState.NAMESPACE_STATE_REGISTERED) {
+        await deleteNamespace(connection, name);
+      }
+    }
+    await createNamespace(connection, namespace);
+  } finally {
+    await connection.close();
+  }
 
   const databaseUrl = new URL(base.DATABASE_URL);
   databaseUrl.pathname = `/${database}`;
@@ -184,7 +176,7 @@ export async function createIsolatedEnvironment(kind: string): Promise<IsolatedE
     },
     async dispose() {
       const connection = await Connection.connect(await temporalConnectionOptions());
-      await terminateRunning(connection, namespace).finally(() => connection.close());
+      await deleteNamespace(connection, namespace).finally(() => connection.close());
       await management('DELETE', `api/vhosts/${encodeURIComponent(vhost)}`).catch(() => undefined);
       const kafka = createKafka(`${kind}-admin`).admin();
       await kafka.connect();
