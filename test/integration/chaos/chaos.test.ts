@@ -132,7 +132,8 @@ describe('chaos: random SIGKILLs and broker restarts under a load of orders (rea
     await supervisor?.stop();
     await db?.destroy();
     await new Promise((resolve) => (logFile ? logFile.end(resolve) : resolve(undefined)));
-    await environment?.dispose();
+    // CHAOS_KEEP=1 keeps the run's database, vhost, topics and namespace for a post-mortem.
+    if (!process.env.CHAOS_KEEP) await environment?.dispose();
   }, 120_000);
 
   it('ends every order, keeps money and stock balanced, and leaves read models equal to a rebuild', async () => {
