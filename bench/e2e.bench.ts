@@ -20,7 +20,7 @@ import { customerToken, operatorToken } from '../test/support/api';
 import { createIsolatedEnvironment } from '../test/support/isolated-environment';
 import { makeCatalog } from '../test/support/saga-fixtures';
 import { floorSignal, floorUpdate } from './floor-workflows';
-import { percentile, round } from './support';
+import { drive, percentile, round } from './support';
 
 const ORDERS = Number(process.env.BENCH_ORDERS ?? 150);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
@@ -70,23 +70,6 @@ function readModelWatcher(db: ReturnType<typeof createKnex>) {
       await loop;
     },
   };
-}
-
-async function drive(total: number, concurrency: number, one: () => Promise<void>): Promise<{ perSecond: number; latencies: number[] }> {
-  const latencies: number[] = [];
-  let started = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (started < total) {
-        started++;
-        const t = performance.now();
-        await one();
-        latencies.push(performance.now() - t);
-      }
-    }),
-  );
-  return { perSecond: total / ((performance.now() - t0) / 1000), latencies: latencies.sort((a, b) => a - b) };
 }
 
 async function waitForReady(url: string): Promise<void> {

@@ -18,30 +18,12 @@ import { createIsolatedEnvironment } from '../test/support/isolated-environment'
 import { addItemUpdate, orderDeliveredSignal, orderWorkflowId, submitOrderUpdate } from '../workflows/order/contract';
 import { TASK_QUEUES } from '../workflows/task-queues';
 import { floorSignal, floorUpdate } from './floor-workflows';
-import { percentile, round } from './support';
+import { drive, percentile, round } from './support';
 
 const ORDERS = Number(process.env.BENCH_ORDERS ?? 200);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 20);
 const SAGA_ACTIVITIES = 16;
 const FLOOR_QUEUE = 'bench-floor';
-
-async function drive(total: number, concurrency: number, one: () => Promise<void>): Promise<{ perSecond: number; latencies: number[] }> {
-  const latencies: number[] = [];
-  let started = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (started < total) {
-        started++;
-        const t = performance.now();
-        await one();
-        latencies.push(performance.now() - t);
-      }
-    }),
-  );
-  const seconds = (performance.now() - t0) / 1000;
-  return { perSecond: total / seconds, latencies: latencies.sort((a, b) => a - b) };
-}
 
 async function main(): Promise<void> {
   installTemporalLogging(createLogger('bench-saga'), 'ERROR');

@@ -40,3 +40,21 @@ export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 }
+
+/** Runs `one` `total` times with `concurrency` callers; returns items per second and each call's latency (ms, sorted). */
+export async function drive(total: number, concurrency: number, one: () => Promise<void>): Promise<{ perSecond: number; latencies: number[] }> {
+  const latencies: number[] = [];
+  let started = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (started < total) {
+        started++;
+        const t = performance.now();
+        await one();
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  return { perSecond: total / ((performance.now() - t0) / 1000), latencies: latencies.sort((a, b) => a - b) };
+}
