@@ -9,24 +9,19 @@
  * interaction (2 updates, 1 signal) and as many activities, all no-ops, started by a client directly,
  * with the same concurrency on the same server.
  */
-import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { Worker } from '@temporalio/worker';
 import { createKnex, createLogger, temporalConnectionOptions } from '../infra';
 import { installTemporalLogging } from '../infra/temporal-logging';
 import { SYSTEM_PROCESSES, Supervisor } from '../workers/supervisor';
-import { connectWorkerConnection } from '../workers/temporal-workers';
 import { customerToken, operatorToken } from '../test/support/api';
 import { createIsolatedEnvironment } from '../test/support/isolated-environment';
 import { makeCatalog } from '../test/support/saga-fixtures';
-import { floorSignal, floorUpdate } from './floor-workflows';
+import { startFloor } from './floor';
 import { drive, percentile, round } from './support';
 
 const ORDERS = Number(process.env.BENCH_ORDERS ?? 150);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const WARMUP = 10;
-// The saga's activities up to delivery (events appended and published, reserve, capture, ship, notify...).
-const SAGA_ACTIVITIES = 16;
 const FLOOR_QUEUE = 'bench-e2e-floor';
 
 async function post<T>(url: string, token: string, body?: unknown): Promise<T> {
@@ -95,15 +90,7 @@ async function main(): Promise<void> {
   });
   const connection = await Connection.connect(await temporalConnectionOptions());
   const client = new Client({ connection, namespace: environment.namespace });
-  const floorConnection = await connectWorkerConnection();
-  const floorWorker = await Worker.create({
-    connection: floorConnection,
-    namespace: environment.namespace,
-    taskQueue: FLOOR_QUEUE,
-    workflowsPath: require.resolve('./floor-workflows'),
-    activities: { noop: async () => undefined },
-  });
-  const floorRun = floorWorker.run();
+  const floor = await startFloor(client, environment.namespace, FLOOR_QUEUE);
   const watcher = readModelWatcher(db);
   try {
     const catalog = await makeCatalog(db, 1_000_000);
@@ -122,17 +109,10 @@ async function main(): Promise<void> {
       await post(`${api}/orders/${orderId}/delivery`, operator, {});
       await visible;
     };
-    const floor = async (): Promise<void> => {
-      const handle = await client.workflow.start('floorWorkflow', { taskQueue: FLOOR_QUEUE, workflowId: `bench-floor-${randomUUID()}`, args: [SAGA_ACTIVITIES] });
-      await handle.executeUpdate(floorUpdate);
-      await handle.executeUpdate(floorUpdate);
-      await handle.signal(floorSignal);
-      await handle.result();
-    };
 
-    await drive(WARMUP, 5, floor);
+    await drive(WARMUP, 5, floor.once);
     await drive(WARMUP, 5, order);
-    const floorRes = await drive(ORDERS, CONCURRENCY, floor);
+    const floorRes = await drive(ORDERS, CONCURRENCY, floor.once);
     console.log(`floor  ${round(floorRes.perSecond)} workflows/s  p50 ${round(percentile(floorRes.latencies, 50), 0)} ms  p99 ${round(percentile(floorRes.latencies, 99), 0)} ms`);
     const e2e = await drive(ORDERS, CONCURRENCY, order);
     console.log(`e2e    ${round(e2e.perSecond)} orders/s     p50 ${round(percentile(e2e.latencies, 50), 0)} ms  p99 ${round(percentile(e2e.latencies, 99), 0)} ms`);
@@ -152,9 +132,7 @@ async function main(): Promise<void> {
   } finally {
     await watcher.stop();
     await supervisor.stop();
-    floorWorker.shutdown();
-    await floorRun;
-    await floorConnection.close();
+    await floor.stop();
     await connection.close();
     await db.destroy();
     await environment.dispose();

@@ -5,24 +5,21 @@
  * all of them no-ops, on the same server with the same number of workers.
  */
 import { randomUUID } from 'node:crypto';
-import { Worker } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { createKnex } from '../infra';
 import { config } from '../config';
 import { upsertCustomers, upsertProducts } from '../activities/catalog-seed';
-import { connectWorkerConnection } from '../workers/temporal-workers';
 import { installTemporalLogging } from '../infra/temporal-logging';
 import { createLogger } from '../infra';
 import { runWorkers } from '../test/support/temporal';
 import { createIsolatedEnvironment } from '../test/support/isolated-environment';
 import { addItemUpdate, orderDeliveredSignal, orderWorkflowId, submitOrderUpdate } from '../workflows/order/contract';
 import { TASK_QUEUES } from '../workflows/task-queues';
-import { floorSignal, floorUpdate } from './floor-workflows';
+import { startFloor } from './floor';
 import { drive, percentile, round } from './support';
 
 const ORDERS = Number(process.env.BENCH_ORDERS ?? 200);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 20);
-const SAGA_ACTIVITIES = 16;
 const FLOOR_QUEUE = 'bench-floor';
 
 async function main(): Promise<void> {
@@ -47,15 +44,7 @@ async function main(): Promise<void> {
 
   const workers = await runWorkers(db);
   const client: Client = workers.client;
-  const floorConnection = await connectWorkerConnection();
-  const floorWorker = await Worker.create({
-    connection: floorConnection,
-    namespace: config().TEMPORAL_NAMESPACE,
-    taskQueue: FLOOR_QUEUE,
-    workflowsPath: require.resolve('./floor-workflows'),
-    activities: { noop: async () => undefined },
-  });
-  const floorRun = floorWorker.run();
+  const floor = await startFloor(client, config().TEMPORAL_NAMESPACE, FLOOR_QUEUE);
 
   const order = async (): Promise<void> => {
     const orderId = randomUUID();
@@ -71,29 +60,16 @@ async function main(): Promise<void> {
     const outcome = (await handle.result()) as { status: string };
     if (outcome.status !== 'delivered') throw new Error(`order ${orderId} ended ${outcome.status}`);
   };
-  const floor = async (): Promise<void> => {
-    const handle = await client.workflow.start('floorWorkflow', {
-      taskQueue: FLOOR_QUEUE,
-      workflowId: `bench-floor-${randomUUID()}`,
-      args: [SAGA_ACTIVITIES],
-    });
-    await handle.executeUpdate(floorUpdate);
-    await handle.executeUpdate(floorUpdate);
-    await handle.signal(floorSignal);
-    await handle.result();
-  };
 
   // Warm both paths, then measure the floor and the saga back to back.
-  await drive(10, 5, floor);
+  await drive(10, 5, floor.once);
   await drive(10, 5, order);
-  const floorRes = await drive(ORDERS, CONCURRENCY, floor);
+  const floorRes = await drive(ORDERS, CONCURRENCY, floor.once);
   console.log(`floor  ${round(floorRes.perSecond)} workflows/s  p50 ${round(percentile(floorRes.latencies, 50), 0)} ms  p95 ${round(percentile(floorRes.latencies, 95), 0)} ms`);
   const sagaRes = await drive(ORDERS, CONCURRENCY, order);
   console.log(`saga   ${round(sagaRes.perSecond)} orders/s     p50 ${round(percentile(sagaRes.latencies, 50), 0)} ms  p95 ${round(percentile(sagaRes.latencies, 95), 0)} ms`);
 
-  floorWorker.shutdown();
-  await floorRun;
-  await floorConnection.close();
+  await floor.stop();
   await workers.stop();
   await db.destroy();
   await environment.dispose();
