@@ -4,9 +4,11 @@ import {
   EventStoreError,
   PostgresEventStore,
   deterministicEventId,
+  type AppendResult,
   type EventMetadata,
 } from '../eventstore';
 import { ORDER_STREAM_TYPE, orderStreamId, type OrderEvent } from '../domain';
+import type { PublishingBesideAppend } from './publishing';
 
 export interface AppendOrderEventsInput {
   orderId: string;
@@ -14,11 +16,15 @@ export interface AppendOrderEventsInput {
   expectedVersion: number;
   events: OrderEvent[];
   metadata?: EventMetadata;
+  /** Also publish the appended events to the brokers, best effort (see PublishingBesideAppend). */
+  publish?: boolean;
 }
 
 export interface AppendOrderEventsResult {
   version: number;
   duplicate: boolean;
+  /** Every broker confirmed the events: true only if asked to publish and it went through. */
+  published: boolean;
 }
 
 /** Failure types the workflow may see from these activities; both mean a bug, so neither is retried. */
@@ -32,7 +38,7 @@ export const ORDER_EVENT_FAILURES = {
  * activity appends them. Event ids derive from the stream position, so a retried activity (or a
  * replayed workflow) appends nothing twice.
  */
-export function createOrderEventActivities(store: PostgresEventStore) {
+export function createOrderEventActivities(store: PostgresEventStore, publishing?: PublishingBesideAppend) {
   return {
     async appendOrderEvents(input: AppendOrderEventsInput): Promise<AppendOrderEventsResult> {
       const streamId = orderStreamId(input.orderId);
@@ -42,12 +48,12 @@ export function createOrderEventActivities(store: PostgresEventStore) {
         data: event.data,
         metadata: input.metadata,
       }));
+      let result: AppendResult;
       try {
-        const result = await store.append(streamId, events, {
+        result = await store.append(streamId, events, {
           expectedVersion: input.expectedVersion === 0 ? 'no_stream' : input.expectedVersion,
           streamType: ORDER_STREAM_TYPE,
         });
-        return { version: result.nextExpectedVersion, duplicate: result.duplicate };
       } catch (err) {
         if (err instanceof ConcurrencyError) {
           throw ApplicationFailure.nonRetryable(err.message, ORDER_EVENT_FAILURES.concurrency, {
@@ -60,6 +66,13 @@ export function createOrderEventActivities(store: PostgresEventStore) {
         }
         throw err;
       }
+      const version = result.nextExpectedVersion;
+      const published =
+        input.publish === true &&
+        publishing !== undefined &&
+        version > input.expectedVersion &&
+        (await publishing.tryPublish({ orderId: input.orderId, fromVersion: input.expectedVersion + 1, toVersion: version }));
+      return { version, duplicate: result.duplicate, published };
     },
   };
 }

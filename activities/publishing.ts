@@ -1,7 +1,9 @@
 import { ApplicationFailure } from '@temporalio/common';
-import type { PostgresEventStore } from '../eventstore';
+import type { PostgresEventStore, StoredEvent } from '../eventstore';
 import { orderStreamId } from '../domain/order/events';
+import { withTimeout } from '../messaging/async';
 import type { EventPublisher } from '../messaging/publisher';
+import type { Logger } from '../infra/logger';
 
 export interface PublishOrderEventsInput {
   orderId: string;
@@ -27,36 +29,86 @@ export const PUBLISHING_FAILURES = {
 } as const;
 
 /**
- * The fast path to the brokers: the workflow publishes an order's events right after appending them,
- * so consumers see them without waiting for the relay's next poll. The events are read back from the
- * store (never taken from the workflow), so what is published is exactly what was committed.
- * Idempotent: a retried activity republishes, and consumers deduplicate by event id. The relay
- * (messaging/relay.ts) remains the guarantee for anything this activity never delivered.
+ * Reads an order's committed events back from the store (never taking them from the workflow, so what
+ * is published is exactly what was committed) and publishes them to every broker, each to the end: if
+ * one fails, the caller publishes again and the other gets duplicates at worst (consumers deduplicate
+ * by event id).
+ */
+async function publishCommitted(deps: PublishingDependencies, input: PublishOrderEventsInput): Promise<number> {
+  const { orderId, fromVersion, toVersion } = input;
+  if (!Number.isSafeInteger(fromVersion) || !Number.isSafeInteger(toVersion) || fromVersion < 1 || toVersion < fromVersion) {
+    throw ApplicationFailure.nonRetryable(
+      `Invalid version range ${fromVersion}..${toVersion} for order ${orderId}`,
+      PUBLISHING_FAILURES.invalidRange,
+    );
+  }
+  const expected = toVersion - fromVersion + 1;
+  const events: StoredEvent[] = await deps.store.readStream(orderStreamId(orderId), { fromVersion, limit: expected });
+  if (events.length !== expected) {
+    // Retryable: publishing follows a completed append, so a short read is transient.
+    throw new Error(`Order ${orderId} has ${events.length} of the ${expected} events ${fromVersion}..${toVersion}`);
+  }
+  const results = await Promise.allSettled(deps.publishers.map((publisher) => publisher.publish(events)));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return events.length;
+}
+
+/**
+ * The durable path to the brokers: an activity the workflow schedules when publishing beside the
+ * append did not get through, so Temporal retries it. Idempotent: a retry republishes. The relay
+ * (messaging/relay.ts) remains the guarantee for anything no activity delivered.
  */
 export function createPublishingActivities(deps: PublishingDependencies) {
   return {
     async publishOrderEvents(input: PublishOrderEventsInput): Promise<PublishOrderEventsResult> {
-      const { orderId, fromVersion, toVersion } = input;
-      if (!Number.isSafeInteger(fromVersion) || !Number.isSafeInteger(toVersion) || fromVersion < 1 || toVersion < fromVersion) {
-        throw ApplicationFailure.nonRetryable(
-          `Invalid version range ${fromVersion}..${toVersion} for order ${orderId}`,
-          PUBLISHING_FAILURES.invalidRange,
-        );
-      }
-      const expected = toVersion - fromVersion + 1;
-      const events = await deps.store.readStream(orderStreamId(orderId), { fromVersion, limit: expected });
-      if (events.length !== expected) {
-        // Retryable: the workflow calls this after the append completed, so a short read is transient.
-        throw new Error(`Order ${orderId} has ${events.length} of the ${expected} events ${fromVersion}..${toVersion}`);
-      }
-      // Both brokers at once, each to the end: if one fails the activity is retried and the other gets
-      // duplicates at worst.
-      const results = await Promise.allSettled(deps.publishers.map((publisher) => publisher.publish(events)));
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) throw failed.reason;
-      return { published: events.length };
+      return { published: await publishCommitted(deps, input) };
     },
   };
 }
 
 export type PublishingActivities = ReturnType<typeof createPublishingActivities>;
+
+export interface PublishingBesideAppendOptions {
+  /** How long the append activity waits for the brokers before leaving the events to the durable path. */
+  timeoutMs?: number;
+  /** After a failure, how long appends skip publishing (a broker that is down would slow every append). */
+  pauseAfterFailureMs?: number;
+  logger?: Logger;
+}
+
+/**
+ * The fast path: the append activity publishes the events it has just committed, which costs no
+ * activity of its own. It is best effort and bounded, so a slow or absent broker never holds an append
+ * back: on a failure or a timeout it answers false (the workflow then schedules publishOrderEvents),
+ * and for a while after a failure it does not try at all.
+ */
+export class PublishingBesideAppend {
+  private pausedUntil = 0;
+  private readonly timeoutMs: number;
+  private readonly pauseAfterFailureMs: number;
+
+  constructor(
+    private readonly deps: PublishingDependencies,
+    private readonly options: PublishingBesideAppendOptions = {},
+  ) {
+    this.timeoutMs = options.timeoutMs ?? 2000;
+    this.pauseAfterFailureMs = options.pauseAfterFailureMs ?? 10_000;
+  }
+
+  /** True once every broker confirmed the range; false when the durable path has to deliver it. */
+  async tryPublish(input: PublishOrderEventsInput): Promise<boolean> {
+    if (Date.now() < this.pausedUntil) return false;
+    try {
+      await withTimeout(publishCommitted(this.deps, input), this.timeoutMs, () => new Error(`not confirmed within ${this.timeoutMs} ms`));
+      return true;
+    } catch (err) {
+      this.pausedUntil = Date.now() + this.pauseAfterFailureMs;
+      this.options.logger?.warn(
+        { orderId: input.orderId, pauseMs: this.pauseAfterFailureMs, err: err instanceof Error ? err.message : String(err) },
+        'publishing beside the append failed; the publishing activity takes over',
+      );
+      return false;
+    }
+  }
+}

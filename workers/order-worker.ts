@@ -16,7 +16,7 @@ async function main(): Promise<void> {
   installTemporalLogging(logger);
   const db = createKnex({ applicationName: `worker-${role}` });
   const connection = await connectWorkerConnection();
-  const { worker, dispose } = await createWorker(role, { db, connection });
+  const { worker, dispose } = await createWorker(role, { db, connection, logger });
   logger.info({ taskQueue: worker.options.taskQueue }, 'worker started');
   // The SDK's runtime turns SIGINT/SIGTERM into a graceful shutdown; run() resolves once drained.
   await worker.run();

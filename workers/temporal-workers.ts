@@ -2,11 +2,12 @@ import path from 'node:path';
 import type { Knex } from 'knex';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { config } from '../config';
+import type { Logger } from '../infra/logger';
 import { temporalConnectionOptions } from '../infra';
 import { PostgresEventStore, EventRegistry } from '../eventstore';
 import { ORDER_EVENT_DEFINITIONS } from '../domain';
 import { createOrderEventActivities } from '../activities/order-events';
-import { createPublishingActivities } from '../activities/publishing';
+import { PublishingBesideAppend, createPublishingActivities } from '../activities/publishing';
 import type { EventPublisher } from '../messaging/publisher';
 import { KafkaPublisher } from '../messaging/kafka-publisher';
 import { RabbitMqPublisher } from '../messaging/rabbitmq-publisher';
@@ -30,6 +31,7 @@ export interface WorkerDependencies {
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Extra options for the service activities (e.g. the payment delay in tests). */
   paymentOptions?: Parameters<typeof createPaymentActivities>[1];
+  logger?: Logger;
 }
 
 export const orderRegistry = (): EventRegistry => new EventRegistry(ORDER_EVENT_DEFINITIONS);
@@ -65,7 +67,8 @@ function activitiesFor(role: WorkerRole, deps: WorkerDependencies, onClose: (clo
       const store = new PostgresEventStore(deps.db, orderRegistry());
       const { publishers, close } = lazyPublishers();
       onClose(close);
-      return { ...createOrderEventActivities(store), ...createPublishingActivities({ store, publishers }) };
+      const besideAppend = new PublishingBesideAppend({ store, publishers }, { logger: deps.logger });
+      return { ...createOrderEventActivities(store, besideAppend), ...createPublishingActivities({ store, publishers }) };
     }
     case 'inventory':
       return createInventoryActivities(deps.db);

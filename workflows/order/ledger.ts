@@ -22,6 +22,11 @@ const { publishOrderEvents } = proxyActivities<PublishingActivities>({
 
 /** 2026-11: the workflow publishes the events it appended (the relay stays the safety net). */
 export const PUBLISH_AFTER_APPEND_PATCH = 'publish-after-append';
+/**
+ * 2026-11: the append activity publishes the events itself, and the publishing activity runs only
+ * when that did not get through: one activity per step instead of two.
+ */
+export const PUBLISH_WITH_APPEND_PATCH = 'publish-with-append';
 
 /**
  * The workflow's view of its order: the domain decides each command's events, an activity appends
@@ -36,6 +41,8 @@ export class OrderLedger {
   private persistedVersion = 0;
   private tail: Promise<unknown> = Promise.resolve();
   private publishing: Promise<void> = Promise.resolve();
+  /** Publications queued on the publishing activity: while any is, appends do not publish (it would overtake them). */
+  private queuedPublications = 0;
 
   constructor(
     private readonly orderId: string,
@@ -53,15 +60,20 @@ export class OrderLedger {
   }
 
   /**
-   * Publishes appended events to the brokers beside the saga, not in its way; publications follow one
-   * another so each order's events leave in version order. A failure is left to the relay.
+   * Publishes appended events that the append did not publish, beside the saga, not in its way;
+   * publications follow one another so each order's events leave in version order. A failure is
+   * left to the relay.
    */
   private publish(fromVersion: number, toVersion: number): void {
     if (!patched(PUBLISH_AFTER_APPEND_PATCH)) return;
+    this.queuedPublications++;
     this.publishing = this.publishing.then(() =>
       publishOrderEvents({ orderId: this.orderId, fromVersion, toVersion }).then(
-        () => undefined,
-        (err: unknown) => log.warn('publishing failed; the outbox relay will deliver', { fromVersion, toVersion, err }),
+        () => void this.queuedPublications--,
+        (err: unknown) => {
+          this.queuedPublications--;
+          log.warn('publishing failed; the outbox relay will deliver', { fromVersion, toVersion, err });
+        },
       ),
     );
   }
@@ -87,15 +99,17 @@ export class OrderLedger {
     const stored = this.decided;
     const run = this.tail.then(async () => {
       if (events.length === 0) return stored;
-      await appendOrderEvents({
+      const withAppend = patched(PUBLISH_WITH_APPEND_PATCH) && this.queuedPublications === 0;
+      const appended = await appendOrderEvents({
         orderId: this.orderId,
         expectedVersion,
         events,
         metadata: { ...this.metadata, causationId: command.type },
+        ...(withAppend ? { publish: true } : {}),
       });
       this.persistedVersion = stored.version;
       publishState(stored);
-      this.publish(expectedVersion + 1, stored.version);
+      if (!withAppend || !appended.published) this.publish(expectedVersion + 1, stored.version);
       return stored;
     });
     this.tail = run.catch(() => undefined);

@@ -34,7 +34,7 @@ import {
   type OrderWorkflowInput,
 } from './contract';
 import { asUpdateFailure, validateWith } from './failures';
-import { OrderLedger, PUBLISH_AFTER_APPEND_PATCH } from './ledger';
+import { OrderLedger, PUBLISH_AFTER_APPEND_PATCH, PUBLISH_WITH_APPEND_PATCH } from './ledger';
 import { Compensations } from './compensations';
 import { services } from './services';
 
@@ -47,6 +47,8 @@ export const PATCHES = {
   deliverInParallel: 'deliver-in-parallel',
   /** 2026-11: the workflow publishes the events it appended (see OrderLedger). */
   publishAfterAppend: PUBLISH_AFTER_APPEND_PATCH,
+  /** 2026-11: the append activity publishes too; the publishing activity only when that failed. */
+  publishWithAppend: PUBLISH_WITH_APPEND_PATCH,
 } as const;
 
 const DEFAULT_DRAFT_TTL_MS = 24 * 60 * 60 * 1000;

@@ -3,8 +3,12 @@ import type { Knex } from 'knex';
 import type { Client as PgClient } from 'pg';
 import { PostgresEventStore, listenForAppends } from '../../../eventstore';
 import { createPgClient } from '../../../infra';
-import { createPublishingActivities } from '../../../activities/publishing';
+import { createOrderEventActivities } from '../../../activities/order-events';
+import { PublishingBesideAppend, createPublishingActivities } from '../../../activities/publishing';
+import { orderStreamId, type OrderEvent } from '../../../domain';
+import { createKafka } from '../../../infra';
 import { KafkaPublisher } from '../../../messaging/kafka-publisher';
+import { kafkaLogCreator } from '../../../messaging/kafka-logging';
 import { RabbitMqPublisher } from '../../../messaging/rabbitmq-publisher';
 import { OutboxRelay } from '../../../messaging/relay';
 import { relayLag } from '../../../messaging/relay-lag';
@@ -13,6 +17,7 @@ import { requireService } from '../../support/stack';
 import {
   appendOrder,
   containsAll,
+  orderEvents,
   messagingRegistry,
   openKafkaTap,
   openRabbitTap,
@@ -167,6 +172,63 @@ describe('outbox relay (real Postgres, RabbitMQ and Kafka)', () => {
       }
     } finally {
       await relay.stop();
+    }
+  });
+
+  it('the append activity publishes what it appended to both brokers; on a broker failure it leaves that to the publishing activity', async () => {
+    const admin = testKafka('beside-append').admin();
+    const topic = uniqueName('test-beside-append');
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: 2, replicationFactor: 1 }], waitForLeaders: true });
+    const ownKafka = new KafkaPublisher({ topic, logger });
+    const topicTap = await openKafkaTap(topic);
+    // A real client aimed at a port where no broker listens: every send fails.
+    const deadKafka = new KafkaPublisher({ kafka: createKafka('dead', { brokers: ['127.0.0.1:1'], retry: { retries: 0 }, logCreator: kafkaLogCreator(logger) }), logger, sendTimeoutMs: 500 });
+    const domainEvents = (orderId: string, count: number, fromVersion = 0): OrderEvent[] =>
+      orderEvents(orderId, count, fromVersion).map(({ type, data }) => ({ type, data }) as OrderEvent);
+    const storedIds = async (orderId: string): Promise<string[]> => (await store.readStream(orderStreamId(orderId))).map((e) => e.eventId);
+    try {
+      const healthy = createOrderEventActivities(store, new PublishingBesideAppend({ store, publishers: [rabbit, ownKafka] }));
+      const orderId = randomUUID();
+      await expect(healthy.appendOrderEvents({ orderId, expectedVersion: 0, events: domainEvents(orderId, 2), publish: true })).resolves.toEqual({
+        version: 2,
+        duplicate: false,
+        published: true,
+      });
+      const ids = await storedIds(orderId);
+      // Confirmed by both brokers before the activity answered.
+      await waitFor('the events on RabbitMQ', async () => rabbitTap.eventIds(), (seen) => containsAll(seen, ids));
+      await waitFor('the events on Kafka', async () => topicTap.eventIds(), (seen) => seen.length >= 2);
+      expect(topicTap.eventIds()).toEqual(ids);
+      // Not asked to publish: appended only.
+      await expect(healthy.appendOrderEvents({ orderId, expectedVersion: 2, events: domainEvents(orderId, 1, 2) })).resolves.toMatchObject({ published: false });
+
+      const failing = createOrderEventActivities(store, new PublishingBesideAppend({ store, publishers: [rabbit, deadKafka] }, { timeoutMs: 2000, pauseAfterFailureMs: 60_000 }));
+      const other = randomUUID();
+      await expect(failing.appendOrderEvents({ orderId: other, expectedVersion: 0, events: domainEvents(other, 1), publish: true })).resolves.toEqual({
+        version: 1,
+        duplicate: false,
+        published: false,
+      });
+      const [first] = await storedIds(other);
+      // Committed all the same, and each broker that could take it did (the durable path repeats it).
+      await waitFor('the first event on RabbitMQ', async () => rabbitTap.eventIds(), (seen) => seen.includes(first!));
+      // While paused after the failure, appends do not even try: RabbitMQ gets nothing of the next one.
+      await expect(failing.appendOrderEvents({ orderId: other, expectedVersion: 1, events: domainEvents(other, 1, 1), publish: true })).resolves.toMatchObject({
+        version: 2,
+        published: false,
+      });
+      const second = (await storedIds(other))[1]!;
+      await healthy.appendOrderEvents({ orderId: other, expectedVersion: 2, events: domainEvents(other, 1, 2), publish: true });
+      const third = (await storedIds(other))[2]!;
+      await waitFor('the third event on RabbitMQ', async () => rabbitTap.eventIds(), (seen) => seen.includes(third));
+      expect(rabbitTap.eventIds()).not.toContain(second);
+    } finally {
+      await deadKafka.close();
+      await topicTap.close();
+      await ownKafka.close();
+      await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+      await admin.disconnect();
     }
   });
 
