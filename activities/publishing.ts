@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { PostgresEventStore, StoredEvent } from '../eventstore';
 import { orderStreamId } from '../domain/order/events';
 import { withTimeout } from '../messaging/async';
+import type { FastPathDeliveries } from '../messaging/fast-path-deliveries';
 import type { EventPublisher } from '../messaging/publisher';
 import type { Logger } from '../infra/logger';
 
@@ -21,6 +22,8 @@ export interface PublishingDependencies {
   store: PostgresEventStore;
   /** Usually one per broker: RabbitMqPublisher and KafkaPublisher. */
   publishers: readonly EventPublisher[];
+  /** Where confirmed events are recorded, so that the outbox relay does not publish them again. */
+  deliveries?: FastPathDeliveries;
 }
 
 /** Failure types the workflow may see; an invalid range is a bug, so it is not retried. */
@@ -51,6 +54,8 @@ async function publishCommitted(deps: PublishingDependencies, input: PublishOrde
   const results = await Promise.allSettled(deps.publishers.map((publisher) => publisher.publish(events)));
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
+  // Only spares the relay a repeat: if it cannot be recorded, the relay publishes a duplicate.
+  await deps.deliveries?.record(events).catch(() => undefined);
   return events.length;
 }
 

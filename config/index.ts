@@ -17,6 +17,9 @@ const csv = z
   .min(1)
   .transform((s) => s.split(',').map((part) => part.trim()).filter(Boolean));
 
+/** The relay's default wait for the workflow's own publishing (tests that append directly set 0). */
+export const DEFAULT_RELAY_FAST_PATH_GRACE_MS = 5000;
+
 const EnvSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -54,6 +57,8 @@ const EnvSchema = z.object({
   RELAY_CHECKPOINT_PREFIX: z.string().regex(/^[A-Za-z0-9._:-]+$/).default('relay'),
   RELAY_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
   RELAY_MAX_POLL_INTERVAL_MS: z.coerce.number().int().min(10).default(1000),
+  /** How long the relay leaves a fresh event to the workflow's own publishing before publishing it itself. */
+  RELAY_FAST_PATH_GRACE_MS: z.coerce.number().int().min(0).default(DEFAULT_RELAY_FAST_PATH_GRACE_MS),
 
   /** Where the workers' own health and metrics servers listen (0.0.0.0 in containers). */
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),

@@ -3,15 +3,16 @@ import type { Client as PgClient } from 'pg';
 import { config } from '../config';
 import {
   NOTIFY_CHANNEL,
+  type StoredEvent,
   loadCheckpoint,
   saveCheckpoint,
   type GlobalCheckpoint,
   type PostgresEventStore,
-  type ReadAllResult,
 } from '../eventstore';
 import { createLogger, type Logger } from '../infra/logger';
 import { backoffDelay } from './async';
 import type { Broker } from './errors';
+import { FastPathDeliveries } from './fast-path-deliveries';
 import type { EventPublisher } from './publisher';
 import { SharedLogReader } from './shared-log-reader';
 
@@ -24,6 +25,12 @@ import { SharedLogReader } from './shared-log-reader';
  *   - everything committed is published at least once: after a crash or a failed batch the lane
  *     publishes again from its saved checkpoint (consumers deduplicate by event id).
  * A failing lane retries with a capped backoff for as long as it takes, then resumes.
+ *
+ * The fast path comes first: the order workflow publishes its events as it appends them and records
+ * what every broker confirmed (FastPathDeliveries). A lane skips those, and leaves an event that is
+ * not recorded yet to the fast path for a grace period after its commit (RELAY_FAST_PATH_GRACE_MS);
+ * then it publishes it. So an event normally reaches each broker once, and the relay still delivers
+ * whatever the fast path did not.
  *
  * Throughput: the lanes share the pages they read (SharedLogReader) and each event's encoding, the
  * next page is read while the current one is being published, and a publisher that allows it has
@@ -45,6 +52,8 @@ export interface RelayOptions {
   batchSize?: number;
   /** The longest pause between polls when no notification arrives. */
   maxPollIntervalMs?: number;
+  /** How long an event not yet delivered by the fast path is left to it. Defaults to RELAY_FAST_PATH_GRACE_MS. */
+  fastPathGraceMs?: number;
   logger?: Logger;
 }
 
@@ -55,6 +64,8 @@ export interface RelayLaneState {
   checkpoint: GlobalCheckpoint;
   /** Events published by this process (repeats included). */
   published: number;
+  /** Events passed over because the fast path had delivered them. */
+  skipped: number;
   /** Failed attempts in a row; 0 once a batch went through. */
   consecutiveFailures: number;
   lastError?: string;
@@ -73,7 +84,23 @@ interface InFlight {
   publish: Promise<void>;
   checkpoint: GlobalCheckpoint;
   events: number;
+  skipped: number;
 }
+
+/** A page of the log as a lane handles it: what to publish, and how far that takes its checkpoint. */
+interface LanePage {
+  events: StoredEvent[];
+  checkpoint: GlobalCheckpoint;
+  skipped: number;
+  /** The log page was full: more may follow at once. */
+  full: boolean;
+  /** Set when the page stops at an event left to the fast path: how long until it is the lane's turn. */
+  deferMs?: number;
+}
+
+/** Events older than this are forgotten by the fast-path record (a lane this far behind publishes repeats). */
+const FAST_PATH_RECORD_RETENTION_MS = 60 * 60 * 1000;
+const FAST_PATH_PRUNE_INTERVAL_MS = 60 * 1000;
 
 export class OutboxRelay {
   private readonly lanes: Lane[];
@@ -82,6 +109,9 @@ export class OutboxRelay {
   private readonly batchSize: number;
   private readonly maxPollIntervalMs: number;
   private readonly reader: SharedLogReader;
+  private readonly deliveries: FastPathDeliveries;
+  private readonly fastPathGraceMs: number;
+  private pruneTimer: NodeJS.Timeout | undefined;
   private readonly stopping = new AbortController();
   private started = false;
 
@@ -90,6 +120,8 @@ export class OutboxRelay {
     this.prefix = options.checkpointPrefix ?? config().RELAY_CHECKPOINT_PREFIX;
     this.batchSize = options.batchSize ?? config().RELAY_BATCH_SIZE;
     this.maxPollIntervalMs = options.maxPollIntervalMs ?? config().RELAY_MAX_POLL_INTERVAL_MS;
+    this.fastPathGraceMs = options.fastPathGraceMs ?? config().RELAY_FAST_PATH_GRACE_MS;
+    this.deliveries = new FastPathDeliveries(options.db);
     const brokers = options.publishers.map((p) => p.broker);
     if (new Set(brokers).size !== brokers.length) throw new RangeError(`One publisher per broker: got ${brokers.join(', ')}`);
     this.reader = new SharedLogReader(options.store, options.publishers.length, this.batchSize);
@@ -101,6 +133,7 @@ export class OutboxRelay {
         checkpointId: relayCheckpointId(this.prefix, publisher.broker),
         checkpoint: { transactionId: 0n, globalPosition: 0n },
         published: 0,
+        skipped: 0,
         consecutiveFailures: 0,
       },
     }));
@@ -112,6 +145,12 @@ export class OutboxRelay {
     this.started = true;
     for (const lane of this.lanes) lane.state.checkpoint = await loadCheckpoint(this.options.db, lane.state.checkpointId);
     this.options.listener?.on('notification', this.onNotification);
+    this.pruneTimer = setInterval(() => {
+      this.deliveries
+        .prune(FAST_PATH_RECORD_RETENTION_MS)
+        .catch((err: unknown) => this.logger.warn({ err: (err as Error).message }, 'could not prune the fast-path record'));
+    }, FAST_PATH_PRUNE_INTERVAL_MS);
+    this.pruneTimer.unref();
     for (const lane of this.lanes) {
       lane.loop = this.runLane(lane);
       this.logger.info(
@@ -124,10 +163,11 @@ export class OutboxRelay {
   /** Stops once the batches in flight are confirmed (and their checkpoints saved) or failed. */
   async stop(): Promise<void> {
     this.stopping.abort();
+    clearInterval(this.pruneTimer);
     for (const lane of this.lanes) lane.wake?.();
     await Promise.all(this.lanes.map((lane) => lane.loop));
     this.options.listener?.off('notification', this.onNotification);
-    this.logger.info({ lanes: this.status().map((s) => ({ broker: s.broker, published: s.published })) }, 'relay stopped');
+    this.logger.info({ lanes: this.status().map((s) => ({ broker: s.broker, published: s.published, skipped: s.skipped })) }, 'relay stopped');
   }
 
   status(): RelayLaneState[] {
@@ -145,8 +185,10 @@ export class OutboxRelay {
   private async runLane(lane: Lane): Promise<void> {
     while (!this.stopping.signal.aborted) {
       try {
-        await this.catchUp(lane);
-        await this.idle(lane, this.maxPollIntervalMs);
+        const deferMs = await this.catchUp(lane);
+        // Left to the fast path: new appends are no reason to look again before its grace ends.
+        if (deferMs !== undefined) await this.idle(lane, deferMs, { ignoreNotifications: true });
+        else await this.idle(lane, this.maxPollIntervalMs);
       } catch (err) {
         this.onLaneError(lane, err);
         await this.idle(lane, backoffDelay(lane.state.consecutiveFailures, 100, 5000), { ignoreNotifications: true });
@@ -155,32 +197,37 @@ export class OutboxRelay {
   }
 
   /**
-   * Publishes from the lane's checkpoint until a page comes back short (the lane is caught up). The
-   * next page is read while the current one is published, and a confirmed batch's checkpoint is saved
-   * while the next batch is published (saves stay in order). On a failure it waits for everything in
-   * flight to settle, so the next attempt starts cleanly from the last saved checkpoint.
+   * Publishes from the lane's checkpoint until a page comes back short (the lane is caught up) or stops
+   * at an event left to the fast path (then resolves to how long to wait). The next page is read while
+   * the current one is published, and a confirmed batch's checkpoint is saved while the next batch is
+   * published (saves stay in order). On a failure it waits for everything in flight to settle, so the
+   * next attempt starts cleanly from the last saved checkpoint.
    */
-  private async catchUp(lane: Lane): Promise<void> {
+  private async catchUp(lane: Lane): Promise<number | undefined> {
     const depth = Math.max(1, lane.publisher.maxInFlightBatches);
     const inFlight: InFlight[] = [];
     let saving: Promise<void> = Promise.resolve();
     let saveError: unknown;
+    let deferMs: number | undefined;
     // This read sees everything notified so far; only later notifications call for another round.
     lane.notified = false;
-    let next: Promise<ReadAllResult> | undefined = this.reader.read(lane.state.checkpoint);
+    let from = lane.state.checkpoint;
+    let next: Promise<LanePage> | undefined = this.readPage(from);
     try {
       while (next) {
-        const page: ReadAllResult = await next;
+        const page: LanePage = await next;
         next = undefined;
-        if (page.events.length > 0) {
-          const publish = lane.publisher.publish(page.events);
+        if (page.events.length > 0 || page.skipped > 0) {
+          const publish = page.events.length > 0 ? lane.publisher.publish(page.events) : Promise.resolve();
           // Awaited below in order; this only keeps an early rejection from counting as unhandled.
           publish.catch(() => undefined);
-          inFlight.push({ publish, checkpoint: page.checkpoint, events: page.events.length });
+          inFlight.push({ publish, checkpoint: page.checkpoint, events: page.events.length, skipped: page.skipped });
         }
-        const more = page.events.length === this.batchSize && !this.stopping.signal.aborted;
+        deferMs = page.deferMs;
+        const more = page.full && deferMs === undefined && !this.stopping.signal.aborted;
         if (more) {
-          next = this.reader.read(page.checkpoint);
+          from = page.checkpoint;
+          next = this.readPage(from);
           next.catch(() => undefined);
         }
         while (inFlight.length >= depth || (!more && inFlight.length > 0)) {
@@ -194,9 +241,36 @@ export class OutboxRelay {
         }
       }
       await saving;
+      return deferMs;
     } finally {
       await Promise.allSettled([...inFlight.map((batch) => batch.publish), saving]);
     }
+  }
+
+  /**
+   * Reads the next page of the log and takes out what the fast path delivered. The page ends early at
+   * the first event the fast path may still deliver (committed less than the grace period ago): the
+   * lane comes back to it once the grace is over.
+   */
+  private async readPage(after: GlobalCheckpoint): Promise<LanePage> {
+    const page = await this.reader.read(after);
+    const full = page.events.length === this.batchSize;
+    if (page.events.length === 0) return { events: [], checkpoint: after, skipped: 0, full };
+    const { delivered, databaseNow } = await this.deliveries.among(page.events.map((e) => e.globalPosition));
+    const events: StoredEvent[] = [];
+    let checkpoint = after;
+    let skipped = 0;
+    for (const event of page.events) {
+      if (delivered.has(event.globalPosition)) {
+        skipped++;
+      } else {
+        const age = databaseNow.getTime() - event.recordedAt.getTime();
+        if (age < this.fastPathGraceMs) return { events, checkpoint, skipped, full, deferMs: Math.max(1, this.fastPathGraceMs - age) };
+        events.push(event);
+      }
+      checkpoint = { transactionId: event.transactionId, globalPosition: event.globalPosition };
+    }
+    return { events, checkpoint, skipped, full };
   }
 
   private async saveCheckpoint(lane: Lane, batch: InFlight): Promise<void> {
@@ -206,6 +280,7 @@ export class OutboxRelay {
     }
     lane.state.checkpoint = batch.checkpoint;
     lane.state.published += batch.events;
+    lane.state.skipped += batch.skipped;
     lane.state.consecutiveFailures = 0;
     lane.state.lastError = undefined;
     this.logger.debug({ broker: lane.state.broker, events: batch.events, to: formatCheckpoint(batch.checkpoint) }, 'relayed batch');

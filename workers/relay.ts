@@ -51,6 +51,7 @@ function relayMetrics(registry: Registry, relay: OutboxRelay, readLag: () => Pro
     });
   };
   laneGauge('relay_published_events', 'Events this process has published and had confirmed', (lane) => lane.published);
+  laneGauge('relay_skipped_events', 'Events this process passed over because the fast path had delivered them', (lane) => lane.skipped);
   laneGauge('relay_consecutive_failures', 'Failed publish attempts since the last success', (lane) => lane.consecutiveFailures);
   const lagGauge = (name: string, help: string, value: (lag: RelayLag) => number): void => {
     new Gauge({

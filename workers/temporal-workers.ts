@@ -8,6 +8,7 @@ import { PostgresEventStore, EventRegistry } from '../eventstore';
 import { ORDER_EVENT_DEFINITIONS } from '../domain';
 import { createOrderEventActivities } from '../activities/order-events';
 import { PublishingBesideAppend, createPublishingActivities } from '../activities/publishing';
+import { FastPathDeliveries } from '../messaging/fast-path-deliveries';
 import type { EventPublisher } from '../messaging/publisher';
 import { KafkaPublisher } from '../messaging/kafka-publisher';
 import { RabbitMqPublisher } from '../messaging/rabbitmq-publisher';
@@ -67,8 +68,9 @@ function activitiesFor(role: WorkerRole, deps: WorkerDependencies, onClose: (clo
       const store = new PostgresEventStore(deps.db, orderRegistry());
       const { publishers, close } = lazyPublishers();
       onClose(close);
-      const besideAppend = new PublishingBesideAppend({ store, publishers }, { logger: deps.logger });
-      return { ...createOrderEventActivities(store, besideAppend), ...createPublishingActivities({ store, publishers }) };
+      const publishing = { store, publishers, deliveries: new FastPathDeliveries(deps.db) };
+      const besideAppend = new PublishingBesideAppend(publishing, { logger: deps.logger });
+      return { ...createOrderEventActivities(store, besideAppend), ...createPublishingActivities(publishing) };
     }
     case 'inventory':
       return createInventoryActivities(deps.db);

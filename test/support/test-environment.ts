@@ -13,6 +13,9 @@ import { missingTestVariables } from '../../stack/environments';
 
 export function enterTestEnvironment(env: NodeJS.ProcessEnv = process.env): void {
   Object.assign(env, missingTestVariables(env, parseConfig(env)));
+  // Tests append events directly, with no workflow to publish them: the relay should not wait for one.
+  // (The chaos test, which runs the real workflows, sets the production default back.)
+  env.RELAY_FAST_PATH_GRACE_MS ??= '0';
 }
 
 enterTestEnvironment();

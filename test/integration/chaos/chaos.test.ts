@@ -10,6 +10,7 @@ import { mkdirSync, createWriteStream } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { Knex } from 'knex';
+import { DEFAULT_RELAY_FAST_PATH_GRACE_MS } from '../../../config';
 import { createKafka, createKnex, temporalConnectionOptions } from '../../../infra';
 import { PostgresEventStore } from '../../../eventstore';
 import { TERMINAL_STATUSES } from '../../../domain';
@@ -113,7 +114,7 @@ describe('chaos: random SIGKILLs and broker restarts under a load of orders (rea
     mkdirSync(artifacts, { recursive: true });
     logFile = createWriteStream(path.join(artifacts, `chaos-${environment.tag}.log`));
     supervisor = new Supervisor({
-      env: { ...process.env, ...environment.env },
+      env: { ...process.env, ...environment.env, RELAY_FAST_PATH_GRACE_MS: String(DEFAULT_RELAY_FAST_PATH_GRACE_MS) },
       restartDelayMs: 300,
       onLine: (name, line) => logFile.write(`[${name}] ${line}\n`),
       onExit: (name, code, signal) => logFile.write(`[supervisor] ${name} exited (code ${code}, signal ${signal})\n`),

@@ -10,6 +10,7 @@ import { createKafka } from '../../../infra';
 import { KafkaPublisher } from '../../../messaging/kafka-publisher';
 import { kafkaLogCreator } from '../../../messaging/kafka-logging';
 import { RabbitMqPublisher } from '../../../messaging/rabbitmq-publisher';
+import { FastPathDeliveries } from '../../../messaging/fast-path-deliveries';
 import { OutboxRelay } from '../../../messaging/relay';
 import { relayLag } from '../../../messaging/relay-lag';
 import { openTestDatabase } from '../../support/postgres';
@@ -175,6 +176,38 @@ describe('outbox relay (real Postgres, RabbitMQ and Kafka)', () => {
     }
   });
 
+  it('passes over what the fast path delivered, and leaves a fresh event to it for a grace period before publishing it', async () => {
+    const prefix = uniqueName('relay-fast-path');
+    await positionRelayAtHead(db, prefix);
+    const graceMs = 2000;
+    const relay = new OutboxRelay({ db, store, publishers: [rabbit, kafka], listener, checkpointPrefix: prefix, maxPollIntervalMs: 200, fastPathGraceMs: graceMs, logger });
+    await relay.start();
+    try {
+      const [deliveredOrder, missedOrder] = [randomUUID(), randomUUID()];
+      await appendOrder(store, deliveredOrder, 2);
+      // As the publishing path records them once both brokers confirmed.
+      await new FastPathDeliveries(db).record(await store.readStream(orderStreamId(deliveredOrder)));
+      const [missed] = await appendOrder(store, missedOrder, 1);
+      const appendedAt = Date.now();
+      const lastMissed = await positionOf(db, missed!);
+
+      // Within the grace the relay leaves the missed event to the fast path...
+      await new Promise((resolve) => setTimeout(resolve, graceMs / 2));
+      expect([...rabbitTap.eventIds(), ...kafkaTap.eventIds()]).not.toContain(missed);
+      // ...then publishes it, and never the delivered ones.
+      await waitFor('both lanes past the missed event', async () => relay.status(), (lanes) => lanes.every((l) => reached(l.checkpoint, lastMissed)));
+      expect(Date.now() - appendedAt).toBeGreaterThanOrEqual(graceMs - 200);
+      await waitFor('the missed event on RabbitMQ', async () => rabbitTap.eventIds(), (ids) => ids.includes(missed!));
+      await waitFor('the missed event on Kafka', async () => kafkaTap.eventIds(), (ids) => ids.includes(missed!));
+      expect(relay.status().map(({ broker, published, skipped }) => ({ broker, published, skipped }))).toEqual([
+        { broker: 'rabbitmq', published: 1, skipped: 2 },
+        { broker: 'kafka', published: 1, skipped: 2 },
+      ]);
+    } finally {
+      await relay.stop();
+    }
+  });
+
   it('the append activity publishes what it appended to both brokers; on a broker failure it leaves that to the publishing activity', async () => {
     const admin = testKafka('beside-append').admin();
     const topic = uniqueName('test-beside-append');
@@ -188,7 +221,10 @@ describe('outbox relay (real Postgres, RabbitMQ and Kafka)', () => {
       orderEvents(orderId, count, fromVersion).map(({ type, data }) => ({ type, data }) as OrderEvent);
     const storedIds = async (orderId: string): Promise<string[]> => (await store.readStream(orderStreamId(orderId))).map((e) => e.eventId);
     try {
-      const healthy = createOrderEventActivities(store, new PublishingBesideAppend({ store, publishers: [rabbit, ownKafka] }));
+      const deliveries = new FastPathDeliveries(db);
+      const recorded = async (orderId: string): Promise<number> =>
+        (await deliveries.among((await store.readStream(orderStreamId(orderId))).map((e) => e.globalPosition))).delivered.size;
+      const healthy = createOrderEventActivities(store, new PublishingBesideAppend({ store, publishers: [rabbit, ownKafka], deliveries }));
       const orderId = randomUUID();
       await expect(healthy.appendOrderEvents({ orderId, expectedVersion: 0, events: domainEvents(orderId, 2), publish: true })).resolves.toEqual({
         version: 2,
@@ -200,10 +236,15 @@ describe('outbox relay (real Postgres, RabbitMQ and Kafka)', () => {
       await waitFor('the events on RabbitMQ', async () => rabbitTap.eventIds(), (seen) => containsAll(seen, ids));
       await waitFor('the events on Kafka', async () => topicTap.eventIds(), (seen) => seen.length >= 2);
       expect(topicTap.eventIds()).toEqual(ids);
+      // Recorded as delivered, so the relay passes them over.
+      expect(await recorded(orderId)).toBe(2);
       // Not asked to publish: appended only.
       await expect(healthy.appendOrderEvents({ orderId, expectedVersion: 2, events: domainEvents(orderId, 1, 2) })).resolves.toMatchObject({ published: false });
 
-      const failing = createOrderEventActivities(store, new PublishingBesideAppend({ store, publishers: [rabbit, deadKafka] }, { timeoutMs: 2000, pauseAfterFailureMs: 60_000 }));
+      const failing = createOrderEventActivities(
+        store,
+        new PublishingBesideAppend({ store, publishers: [rabbit, deadKafka], deliveries }, { timeoutMs: 2000, pauseAfterFailureMs: 60_000 }),
+      );
       const other = randomUUID();
       await expect(failing.appendOrderEvents({ orderId: other, expectedVersion: 0, events: domainEvents(other, 1), publish: true })).resolves.toEqual({
         version: 1,
@@ -213,6 +254,8 @@ describe('outbox relay (real Postgres, RabbitMQ and Kafka)', () => {
       const [first] = await storedIds(other);
       // Committed all the same, and each broker that could take it did (the durable path repeats it).
       await waitFor('the first event on RabbitMQ', async () => rabbitTap.eventIds(), (seen) => seen.includes(first!));
+      // Not delivered everywhere, so not recorded: the relay will publish it.
+      expect(await recorded(other)).toBe(0);
       // While paused after the failure, appends do not even try: RabbitMQ gets nothing of the next one.
       await expect(failing.appendOrderEvents({ orderId: other, expectedVersion: 1, events: domainEvents(other, 1, 1), publish: true })).resolves.toMatchObject({
         version: 2,
