@@ -21,11 +21,11 @@ import {
   orderEvents,
   messagingRegistry,
   openKafkaTap,
+  openOwnTopic,
   openRabbitTap,
   positionOf,
   positionRelayAtHead,
   reached,
-  testKafka,
   testLogger,
   uniqueName,
   waitFor,
@@ -209,12 +209,8 @@ describe('outbox relay (real Postgres, RabbitMQ and Kafka)', () => {
   });
 
   it('the append activity publishes what it appended to both brokers; on a broker failure it leaves that to the publishing activity', async () => {
-    const admin = testKafka('beside-append').admin();
-    const topic = uniqueName('test-beside-append');
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 2, replicationFactor: 1 }], waitForLeaders: true });
-    const ownKafka = new KafkaPublisher({ topic, logger });
-    const topicTap = await openKafkaTap(topic);
+    const own = await openOwnTopic('beside-append', logger);
+    const { publisher: ownKafka, tap: topicTap } = own;
     // A real client aimed at a port where no broker listens: every send fails.
     const deadKafka = new KafkaPublisher({ kafka: createKafka('dead', { brokers: ['127.0.0.1:1'], retry: { retries: 0 }, logCreator: kafkaLogCreator(logger) }), logger, sendTimeoutMs: 500 });
     const domainEvents = (orderId: string, count: number, fromVersion = 0): OrderEvent[] =>
@@ -268,21 +264,13 @@ describe('outbox relay (real Postgres, RabbitMQ and Kafka)', () => {
       expect(rabbitTap.eventIds()).not.toContain(second);
     } finally {
       await deadKafka.close();
-      await topicTap.close();
-      await ownKafka.close();
-      await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
-      await admin.disconnect();
+      await own.close();
     }
   });
 
   it('publishOrderEvents activity publishes a version range of one order to both brokers', async () => {
-    // Kafka through a topic of its own, where no relay publishes, to see exactly what the activity sent.
-    const admin = testKafka('activity').admin();
-    const topic = uniqueName('test-activity');
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 2, replicationFactor: 1 }], waitForLeaders: true });
-    const ownKafka = new KafkaPublisher({ topic, logger });
-    const topicTap = await openKafkaTap(topic);
+    const own = await openOwnTopic('activity', logger);
+    const { publisher: ownKafka, tap: topicTap } = own;
     try {
       const activities = createPublishingActivities({ store, publishers: [rabbit, ownKafka] });
       const orderId = randomUUID();
@@ -300,10 +288,7 @@ describe('outbox relay (real Postgres, RabbitMQ and Kafka)', () => {
       await expect(activities.publishOrderEvents({ orderId, fromVersion: 4, toVersion: 6 })).rejects.toThrow(/has 1 of the 3 events/);
       await expect(activities.publishOrderEvents({ orderId, fromVersion: 3, toVersion: 2 })).rejects.toMatchObject({ nonRetryable: true });
     } finally {
-      await topicTap.close();
-      await ownKafka.close();
-      await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
-      await admin.disconnect();
+      await own.close();
     }
   });
 });

@@ -8,6 +8,7 @@ import { connectRabbitMq, createKafka, createLogger } from '../../../infra';
 import type { Logger } from '../../../infra/logger';
 import { parseEnvelope, type EventEnvelope } from '../../../messaging/envelope';
 import { kafkaLogCreator } from '../../../messaging/kafka-logging';
+import { KafkaPublisher } from '../../../messaging/kafka-publisher';
 import { kafkaTopics } from '../../../messaging/kafka-topics';
 import { relayCheckpointId } from '../../../messaging/relay';
 import { EVENTS_EXCHANGE, declareEventTopology } from '../../../messaging/rabbitmq-topology';
@@ -224,6 +225,29 @@ export interface KafkaTap {
  * A new consumer group that sees everything produced to the topic from now on: it starts each
  * partition at the end offsets read before it returns, whenever its partitions are assigned.
  */
+/**
+ * A Kafka topic of the test's own, where no relay publishes, with a publisher to it and a tap on it:
+ * to see exactly what one publishing path sent. close() deletes the topic.
+ */
+export async function openOwnTopic(name: string, logger: Logger): Promise<{ publisher: KafkaPublisher; tap: KafkaTap; close(): Promise<void> }> {
+  const admin = testKafka(name).admin();
+  const topic = uniqueName(`test-${name}`);
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: 2, replicationFactor: 1 }], waitForLeaders: true });
+  const publisher = new KafkaPublisher({ topic, logger });
+  const tap = await openKafkaTap(topic);
+  return {
+    publisher,
+    tap,
+    async close() {
+      await tap.close();
+      await publisher.close();
+      await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+      await admin.disconnect();
+    },
+  };
+}
+
 export async function openKafkaTap(topic: string = kafkaTopics().orderEvents): Promise<KafkaTap> {
   const kafka = testKafka('tap');
   const groupId = uniqueName('test-tap');
