@@ -7,18 +7,49 @@ import { PATCHES } from '../../../workflows/order/order-workflow';
 
 const REPLAY_DIR = path.resolve(__dirname, '..', '..', 'replay');
 
+// Histories recorded by each version of the workflow: the first at the top, later ones in a folder each.
+const VERSION_DIRS = [
+  REPLAY_DIR,
+  ...readdirSync(REPLAY_DIR, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => path.join(REPLAY_DIR, entry.name))
+    .sort(),
+];
+const SCENARIO_FILES = ['cancel-during-payment', 'card-declined', 'delivery-timeout', 'happy-path', 'out-of-stock', 'shipment-failure'].map(
+  (n) => `${n}.json`,
+);
+
 // Histories are passed as the JSON `temporal workflow show --output json` prints; the replayer parses it.
 function loadHistories(): { workflowId: string; history: unknown }[] {
-  return readdirSync(REPLAY_DIR)
-    .filter((file) => file.endsWith('.json'))
-    .sort()
-    .map((file) => {
-      const { workflowId, history } = JSON.parse(readFileSync(path.join(REPLAY_DIR, file), 'utf8')) as {
-        workflowId: string;
-        history: unknown;
-      };
-      return { workflowId, history };
-    });
+  return VERSION_DIRS.flatMap((dir) =>
+    readdirSync(dir)
+      .filter((file) => file.endsWith('.json'))
+      .sort()
+      .map((file) => {
+        const { workflowId, history } = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as {
+          workflowId: string;
+          history: unknown;
+        };
+        return { workflowId, history };
+      }),
+  );
+}
+
+interface RecordedEvent {
+  markerRecordedEventAttributes?: { markerName?: string; details?: { 'patch-data'?: { payloads?: { data?: string }[] } } };
+  activityTaskScheduledEventAttributes?: { activityType?: { name?: string } };
+}
+
+/** The patches a history recorded (their ids are inside base64 payloads) and the activities it scheduled. */
+function recorded(file: string): { patches: string[]; activities: string[] } {
+  const { history } = JSON.parse(readFileSync(file, 'utf8')) as { history: { events: RecordedEvent[] } };
+  const patches = history.events.flatMap((event) => {
+    const marker = event.markerRecordedEventAttributes;
+    const data = marker?.markerName === 'core_patch' ? marker.details?.['patch-data']?.payloads?.[0]?.data : undefined;
+    return data ? [(JSON.parse(Buffer.from(data, 'base64').toString('utf8')) as { id: string }).id] : [];
+  });
+  const activities = history.events.flatMap((event) => event.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+  return { patches, activities };
 }
 
 async function replayAll(options: Parameters<typeof Worker.runReplayHistories>[0]): Promise<ReplayResult[]> {
@@ -30,29 +61,33 @@ async function replayAll(options: Parameters<typeof Worker.runReplayHistories>[0
 describe('replay of recorded order histories (determinism guard)', () => {
   const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
-  it('has a history for every representative run', () => {
-    const files = readdirSync(REPLAY_DIR).filter((f) => f.endsWith('.json'));
-    expect(files.sort()).toEqual(
-      ['cancel-during-payment', 'card-declined', 'delivery-timeout', 'happy-path', 'out-of-stock', 'shipment-failure'].map(
-        (n) => `${n}.json`,
-      ),
-    );
+  it('has a history for every representative run, for each recorded version of the workflow', () => {
+    expect(VERSION_DIRS.length).toBeGreaterThanOrEqual(2);
+    for (const dir of VERSION_DIRS) {
+      const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+      expect({ dir, files: files.sort() }).toEqual({ dir, files: SCENARIO_FILES });
+    }
   });
 
   it('replays every recorded history with the current workflow code', async () => {
     const results = await replayAll({ workflowBundle: await workflowBundle() });
-    expect(results.length).toBe(6);
+    expect(results.length).toBe(SCENARIO_FILES.length * VERSION_DIRS.length);
     for (const result of results) {
       expect({ workflowId: result.workflowId, error: result.error?.message }).toEqual({ workflowId: result.workflowId, error: undefined });
     }
   }, 120_000);
 
-  it('proves the patched() change: histories from before it still replay, new runs take the new path', () => {
-    // happy-path.json was recorded before PATCHES.deliverInParallel existed: no marker for it.
-    const happy = readFileSync(path.join(REPLAY_DIR, 'happy-path.json'), 'utf8');
-    expect(happy).toContain('markDelivered');
-    expect(happy).not.toContain(PATCHES.deliverInParallel);
-    // (It replays with the current code in the test above; the saga test checks that new runs record the marker.)
+  it('proves the patched() changes: histories from before them still replay, new runs take the new paths', () => {
+    // happy-path.json was recorded before PATCHES.deliverInParallel and the publishing patches existed.
+    const first = recorded(path.join(REPLAY_DIR, 'happy-path.json'));
+    expect(first.patches).toEqual([]);
+    expect(first.activities).toContain('markDelivered');
+    // (It replays with the current code in the test above; the saga test checks that new runs record the markers.)
+    // The publish-with-append version took the new paths, and its happy path ran no publishing activity.
+    const current = recorded(path.join(REPLAY_DIR, PATCHES.publishWithAppend, 'happy-path.json'));
+    expect(current.patches.sort()).toEqual([PATCHES.deliverInParallel, PATCHES.publishWithAppend].sort());
+    expect(current.activities).toContain('appendOrderEvents');
+    expect(current.activities).not.toContain('publishOrderEvents');
   });
 
   it('fails replay for a non-deterministic change to the workflow', async () => {
@@ -61,7 +96,7 @@ describe('replay of recorded order histories (determinism guard)', () => {
       logger: quiet,
     });
     const results = await replayAll({ workflowBundle: bundle });
-    expect(results.length).toBe(6);
+    expect(results.length).toBe(SCENARIO_FILES.length * VERSION_DIRS.length);
     for (const result of results) expect(result.error).toBeInstanceOf(DeterminismViolationError);
   }, 120_000);
 });
