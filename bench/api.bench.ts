@@ -21,7 +21,7 @@ import { createIsolatedEnvironment } from '../test/support/isolated-environment'
 import { makeCatalog } from '../test/support/saga-fixtures';
 import { ORDER_WORKFLOW_TYPE, orderWorkflowId } from '../workflows/order/contract';
 import { TASK_QUEUES } from '../workflows/task-queues';
-import { round } from './support';
+import { drive, round } from './support';
 
 // The per-key rate limit guards production; a benchmark measures throughput, so it is lifted here.
 process.env.API_RATE_LIMIT_PER_MINUTE ??= '100000000';
@@ -94,37 +94,25 @@ async function main(): Promise<void> {
   // POST /orders: a fixed number of orders each way per round, same concurrency.
   // Both sides as the same closed loop of CONNECTIONS callers timed the same way (autocannon reports
   // its duration in whole sampling ticks, too coarse for a few hundred requests).
-  const postThroughApi = async (): Promise<number> => {
-    let next = 0;
-    const t0 = performance.now();
-    await Promise.all(
-      Array.from({ length: CONNECTIONS }, async () => {
-        while (next++ < POST_COUNT) {
-          const response = await fetch(`${api.url}/orders`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: '{}' });
-          if (response.status !== 201) throw new Error(`POST /orders answered ${response.status}: ${await response.text()}`);
-          await response.arrayBuffer();
-        }
-      }),
-    );
-    return POST_COUNT / ((performance.now() - t0) / 1000);
-  };
-  const bareStarts = async (): Promise<number> => {
-    let next = 0;
-    const t0 = performance.now();
-    await Promise.all(
-      Array.from({ length: CONNECTIONS }, async () => {
-        while (next++ < POST_COUNT) {
-          const id = randomUUID();
-          await workers.client.workflow.start(ORDER_WORKFLOW_TYPE, {
-            taskQueue: TASK_QUEUES.orders,
-            workflowId: orderWorkflowId(id),
-            args: [{ orderId: id, customerId: catalog.customers.good, currency: 'USD' }],
-          });
-        }
-      }),
-    );
-    return POST_COUNT / ((performance.now() - t0) / 1000);
-  };
+  const postThroughApi = async (): Promise<number> =>
+    (
+      await drive(POST_COUNT, CONNECTIONS, async () => {
+        const response = await fetch(`${api.url}/orders`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: '{}' });
+        if (response.status !== 201) throw new Error(`POST /orders answered ${response.status}: ${await response.text()}`);
+        await response.arrayBuffer();
+      })
+    ).perSecond;
+  const bareStarts = async (): Promise<number> =>
+    (
+      await drive(POST_COUNT, CONNECTIONS, async () => {
+        const id = randomUUID();
+        await workers.client.workflow.start(ORDER_WORKFLOW_TYPE, {
+          taskQueue: TASK_QUEUES.orders,
+          workflowId: orderWorkflowId(id),
+          args: [{ orderId: id, customerId: catalog.customers.good, currency: 'USD' }],
+        });
+      })
+    ).perSecond;
   const postRounds: { ours: number; raw: number }[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     // Alternate which side goes first: the server's SQLite grows with every start.

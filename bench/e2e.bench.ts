@@ -17,7 +17,7 @@ import { customerToken, operatorToken } from '../test/support/api';
 import { createIsolatedEnvironment } from '../test/support/isolated-environment';
 import { makeCatalog } from '../test/support/saga-fixtures';
 import { startFloor } from './floor';
-import { drive, percentile, round } from './support';
+import { drive, percentile, round, versusFloor } from './support';
 
 const ORDERS = Number(process.env.BENCH_ORDERS ?? 150);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
@@ -120,13 +120,7 @@ async function main(): Promise<void> {
       JSON.stringify({
         orders: ORDERS,
         concurrency: CONCURRENCY,
-        orders_per_s: round(e2e.perSecond),
-        floor_per_s: round(floorRes.perSecond),
-        throughput_ratio: round(e2e.perSecond / floorRes.perSecond),
-        p50_ms: round(percentile(e2e.latencies, 50), 0),
-        p95_ms: round(percentile(e2e.latencies, 95), 0),
-        p99_ms: round(percentile(e2e.latencies, 99), 0),
-        floor_p99_ms: round(percentile(floorRes.latencies, 99), 0),
+        ...versusFloor(e2e, floorRes),
       }),
     );
   } finally {

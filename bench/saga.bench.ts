@@ -16,7 +16,7 @@ import { createIsolatedEnvironment } from '../test/support/isolated-environment'
 import { addItemUpdate, orderDeliveredSignal, orderWorkflowId, submitOrderUpdate } from '../workflows/order/contract';
 import { TASK_QUEUES } from '../workflows/task-queues';
 import { startFloor } from './floor';
-import { drive, percentile, round } from './support';
+import { drive, percentile, round, versusFloor } from './support';
 
 const ORDERS = Number(process.env.BENCH_ORDERS ?? 200);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 20);
@@ -77,12 +77,7 @@ async function main(): Promise<void> {
     JSON.stringify({
       orders: ORDERS,
       concurrency: CONCURRENCY,
-      orders_per_s: round(sagaRes.perSecond),
-      floor_per_s: round(floorRes.perSecond),
-      throughput_ratio: round(sagaRes.perSecond / floorRes.perSecond),
-      p50_ms: round(percentile(sagaRes.latencies, 50), 0),
-      p95_ms: round(percentile(sagaRes.latencies, 95), 0),
-      floor_p95_ms: round(percentile(floorRes.latencies, 95), 0),
+      ...versusFloor(sagaRes, floorRes),
     }),
   );
 }

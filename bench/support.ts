@@ -58,3 +58,17 @@ export async function drive(total: number, concurrency: number, one: () => Promi
   );
   return { perSecond: total / ((performance.now() - t0) / 1000), latencies: latencies.sort((a, b) => a - b) };
 }
+
+/** The figures bench:saga and bench:e2e report for a closed-loop run against the no-op floor's. */
+export function versusFloor(ours: { perSecond: number; latencies: number[] }, floor: { perSecond: number; latencies: number[] }) {
+  return {
+    orders_per_s: round(ours.perSecond),
+    floor_per_s: round(floor.perSecond),
+    throughput_ratio: round(ours.perSecond / floor.perSecond),
+    p50_ms: round(percentile(ours.latencies, 50), 0),
+    p95_ms: round(percentile(ours.latencies, 95), 0),
+    p99_ms: round(percentile(ours.latencies, 99), 0),
+    floor_p95_ms: round(percentile(floor.latencies, 95), 0),
+    floor_p99_ms: round(percentile(floor.latencies, 99), 0),
+  };
+}

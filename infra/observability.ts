@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
-import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export type ReadinessChecks = Record<string, () => Promise<void>>;
 
@@ -102,5 +102,28 @@ export function readOnScrape(read: () => Promise<void>, options: { timeoutMs?: n
       current = withTimeout(read(), options.timeoutMs ?? 3000).catch((err: unknown) => options.onError(err as Error));
     }
     return current;
+  };
+}
+
+/**
+ * Defines gauges with one label, set when scraped from rows read then (e.g. each relay lane's state, each
+ * projection's lag): returns a function that adds one gauge per call, naming how a row gives its value.
+ */
+export function scrapedGauges<Row>(
+  registry: Registry,
+  label: string,
+  rows: () => readonly Row[] | Promise<readonly Row[]>,
+  labelOf: (row: Row) => string,
+): (name: string, help: string, value: (row: Row) => number) => void {
+  return (name, help, value) => {
+    new Gauge({
+      name,
+      help,
+      labelNames: [label],
+      registers: [registry],
+      async collect() {
+        for (const row of await rows()) this.set({ [label]: labelOf(row) }, value(row));
+      },
+    });
   };
 }

@@ -8,11 +8,12 @@ import {
   saveCheckpoint,
   type GlobalCheckpoint,
   type PostgresEventStore,
+  type ReadAllResult,
 } from '../eventstore';
 import { createLogger, type Logger } from '../infra/logger';
 import { backoffDelay } from './async';
 import type { Broker } from './errors';
-import { FastPathDeliveries } from './fast-path-deliveries';
+import { FastPathDeliveries, type DeliveredAmong } from './fast-path-deliveries';
 import type { EventPublisher } from './publisher';
 import { SharedLogReader } from './shared-log-reader';
 
@@ -87,6 +88,9 @@ interface InFlight {
   skipped: number;
 }
 
+/** A page of the log with what the fast path delivered of it: read once, shared by the lanes. */
+type DeliveredPage = ReadAllResult & DeliveredAmong;
+
 /** A page of the log as a lane handles it: what to publish, and how far that takes its checkpoint. */
 interface LanePage {
   events: StoredEvent[];
@@ -108,7 +112,7 @@ export class OutboxRelay {
   private readonly prefix: string;
   private readonly batchSize: number;
   private readonly maxPollIntervalMs: number;
-  private readonly reader: SharedLogReader;
+  private readonly reader: SharedLogReader<DeliveredPage>;
   private readonly deliveries: FastPathDeliveries;
   private readonly fastPathGraceMs: number;
   private pruneTimer: NodeJS.Timeout | undefined;
@@ -124,7 +128,7 @@ export class OutboxRelay {
     this.deliveries = new FastPathDeliveries(options.db);
     const brokers = options.publishers.map((p) => p.broker);
     if (new Set(brokers).size !== brokers.length) throw new RangeError(`One publisher per broker: got ${brokers.join(', ')}`);
-    this.reader = new SharedLogReader(options.store, options.publishers.length, this.batchSize);
+    this.reader = new SharedLogReader((after) => this.readDelivered(after), options.publishers.length, this.batchSize);
     this.lanes = options.publishers.map((publisher) => ({
       publisher,
       notified: false,
@@ -255,8 +259,8 @@ export class OutboxRelay {
   private async readPage(after: GlobalCheckpoint): Promise<LanePage> {
     const page = await this.reader.read(after);
     const full = page.events.length === this.batchSize;
-    if (page.events.length === 0) return { events: [], checkpoint: after, skipped: 0, full };
-    const { delivered, databaseNow } = await this.deliveries.among(page.events.map((e) => e.globalPosition));
+    // A lane that takes a shared page later judges age by the read's clock: it defers longer, never less.
+    const { delivered, databaseNow } = page;
     const events: StoredEvent[] = [];
     let checkpoint = after;
     let skipped = 0;
@@ -271,6 +275,12 @@ export class OutboxRelay {
       checkpoint = { transactionId: event.transactionId, globalPosition: event.globalPosition };
     }
     return { events, checkpoint, skipped, full };
+  }
+
+  private async readDelivered(after: GlobalCheckpoint): Promise<DeliveredPage> {
+    const page = await this.options.store.readAll({ after, limit: this.batchSize });
+    if (page.events.length === 0) return { ...page, delivered: new Set(), databaseNow: new Date() };
+    return { ...page, ...(await this.deliveries.among(page.events.map((e) => e.globalPosition))) };
   }
 
   private async saveCheckpoint(lane: Lane, batch: InFlight): Promise<void> {

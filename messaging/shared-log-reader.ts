@@ -1,11 +1,12 @@
-import type { GlobalCheckpoint, PostgresEventStore, ReadAllResult } from '../eventstore';
+import type { GlobalCheckpoint } from '../eventstore';
 
 const MAX_CACHED_EVENTS = 20_000;
 
 /**
  * Reads pages of the global log for several readers that mostly stand at the same checkpoint (the
  * relay's lanes): the first reader to ask for a page reads it, the others get the same page, so the
- * database is read, and events decoded, once instead of once per lane.
+ * database is read, and events decoded (and whatever `readPage` adds looked up), once instead of once
+ * per lane.
  *
  * Sharing a full page read a moment earlier is exact: a gap-free page only holds events of
  * transactions older than every transaction in flight at the time, so it is the start of what a later
@@ -14,12 +15,13 @@ const MAX_CACHED_EVENTS = 20_000;
  * time. A lane that falls far behind (its broker is down) simply reads its own pages: the cache is
  * bounded.
  */
-export class SharedLogReader {
-  private readonly pages = new Map<string, { result: Promise<ReadAllResult>; readers: number }>();
+export class SharedLogReader<Page extends { events: readonly unknown[] }> {
+  private readonly pages = new Map<string, { result: Promise<Page>; readers: number }>();
   private readonly maxPages: number;
 
   constructor(
-    private readonly store: PostgresEventStore,
+    /** Reads up to `limit` events after the checkpoint, in log order. */
+    private readonly readPage: (after: GlobalCheckpoint) => Promise<Page>,
     private readonly sharers: number,
     private readonly limit: number,
   ) {
@@ -28,8 +30,8 @@ export class SharedLogReader {
     this.maxPages = Math.max(4, Math.ceil(MAX_CACHED_EVENTS / limit));
   }
 
-  read(after: GlobalCheckpoint): Promise<ReadAllResult> {
-    if (this.sharers <= 1) return this.store.readAll({ after, limit: this.limit });
+  read(after: GlobalCheckpoint): Promise<Page> {
+    if (this.sharers <= 1) return this.readPage(after);
     const key = `${after.transactionId}:${after.globalPosition}`;
     const cached = this.pages.get(key);
     if (cached) {
@@ -37,7 +39,7 @@ export class SharedLogReader {
       if (cached.readers >= this.sharers) this.pages.delete(key);
       return cached.result;
     }
-    const entry = { result: this.store.readAll({ after, limit: this.limit }), readers: 1 };
+    const entry = { result: this.readPage(after), readers: 1 };
     this.pages.set(key, entry);
     const drop = (): void => {
       if (this.pages.get(key) === entry) this.pages.delete(key);

@@ -1,9 +1,9 @@
 import type { Knex } from 'knex';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
 import type { PostgresEventStore } from '../eventstore';
 import type { Logger } from '../infra/logger';
 import type { ConsumerObserver } from '../messaging/handler';
-import { readOnScrape } from '../infra/observability';
+import { readOnScrape, scrapedGauges } from '../infra/observability';
 import { projectionLag, type ProjectionLag } from './lag';
 import type { ProjectionName } from './names';
 import type { ApplyResult } from './runner';
@@ -32,36 +32,17 @@ export interface ProjectorMetrics {
  */
 export function projectorMetrics(registry: Registry, options: ProjectorMetricsOptions): ProjectorMetrics {
   const registers = [registry];
-  const messages = new Counter({
-    name: 'projector_messages_total',
-    help: 'Broker deliveries whose transaction committed (processed) or that were applied before (duplicate)',
-    labelNames: ['outcome'] as const,
-    registers,
-  });
-  const errors = new Counter({
-    name: 'projector_errors_total',
-    help: 'Deliveries whose handler failed, by what happened next: retry, or park in the DLQ',
-    labelNames: ['action'] as const,
-    registers,
-  });
-  const applied = new Counter({
-    name: 'projector_events_applied_total',
-    help: 'Events applied to the read model, including those fetched from the event store',
-    labelNames: ['projection'] as const,
-    registers,
-  });
-  const duplicates = new Counter({
-    name: 'projector_duplicate_events_total',
-    help: 'Delivered events skipped because the projection had applied them already',
-    labelNames: ['projection'] as const,
-    registers,
-  });
-  const fetched = new Counter({
-    name: 'projector_gap_fetched_events_total',
-    help: 'Events read from the event store because a delivery arrived ahead of them',
-    labelNames: ['projection'] as const,
-    registers,
-  });
+  const counter = <Label extends string>(name: string, help: string, label: Label): Counter<Label> =>
+    new Counter({ name, help, labelNames: [label], registers });
+  const messages = counter(
+    'projector_messages_total',
+    'Broker deliveries whose transaction committed (processed) or that were applied before (duplicate)',
+    'outcome',
+  );
+  const errors = counter('projector_errors_total', 'Deliveries whose handler failed, by what happened next: retry, or park in the DLQ', 'action');
+  const applied = counter('projector_events_applied_total', 'Events applied to the read model, including those fetched from the event store', 'projection');
+  const duplicates = counter('projector_duplicate_events_total', 'Delivered events skipped because the projection had applied them already', 'projection');
+  const fetched = counter('projector_gap_fetched_events_total', 'Events read from the event store because a delivery arrived ahead of them', 'projection');
   for (const projection of options.projections) {
     for (const counter of [applied, duplicates, fetched]) counter.inc({ projection }, 0);
   }
@@ -77,18 +58,15 @@ export function projectorMetrics(registry: Registry, options: ProjectorMetricsOp
     },
     { timeoutMs: options.lagTimeoutMs, onError: (err) => options.logger.warn({ err: err.message }, 'could not read projection lag') },
   );
-  const lagGauge = (name: string, help: string, value: (lag: ProjectionLag) => number): void => {
-    new Gauge({
-      name,
-      help,
-      labelNames: ['projection'] as const,
-      registers,
-      async collect() {
-        await refreshLags();
-        for (const lag of lags) this.set({ projection: lag.projection }, value(lag));
-      },
-    });
-  };
+  const lagGauge = scrapedGauges(
+    registry,
+    'projection',
+    async () => {
+      await refreshLags();
+      return lags;
+    },
+    (lag: ProjectionLag) => lag.projection,
+  );
   lagGauge('projection_position', 'Global position up to which every Order event is applied', (lag) => Number(lag.position.globalPosition));
   lagGauge('projection_head_position', "The event store's head, as the projection's lag was measured against", (lag) => Number(lag.head));
   lagGauge('projection_lag_events', 'Order events up to the head not applied yet', (lag) => lag.events);

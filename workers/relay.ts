@@ -13,13 +13,13 @@
  * wasted work). Lanes have their own checkpoints, so the split needs no coordination.
  */
 import type { Client as PgClient } from 'pg';
-import { Gauge, Registry } from 'prom-client';
+import { Registry } from 'prom-client';
 import { config } from '../config';
 import { EventRegistry, PostgresEventStore, listenForAppends } from '../eventstore';
 import { ORDER_EVENT_DEFINITIONS } from '../domain/order/events';
 import { createKnex, createLogger, createPgClient } from '../infra';
 import type { Logger } from '../infra/logger';
-import { readOnScrape, startObservabilityServer } from '../infra/observability';
+import { readOnScrape, scrapedGauges, startObservabilityServer } from '../infra/observability';
 import type { Broker } from '../messaging/errors';
 import { KafkaPublisher } from '../messaging/kafka-publisher';
 import type { EventPublisher } from '../messaging/publisher';
@@ -39,32 +39,19 @@ function relayMetrics(registry: Registry, relay: OutboxRelay, readLag: () => Pro
     },
     { onError: (err) => logger.warn({ err: err.message }, 'could not read relay lag') },
   );
-  const laneGauge = (name: string, help: string, value: (lane: RelayLaneState) => number): void => {
-    new Gauge({
-      name,
-      help,
-      labelNames: ['broker'] as const,
-      registers: [registry],
-      collect() {
-        for (const lane of relay.status()) this.set({ broker: lane.broker }, value(lane));
-      },
-    });
-  };
+  const laneGauge = scrapedGauges(registry, 'broker', () => relay.status(), (lane: RelayLaneState) => lane.broker);
   laneGauge('relay_published_events', 'Events this process has published and had confirmed', (lane) => lane.published);
   laneGauge('relay_skipped_events', 'Events this process passed over because the fast path had delivered them', (lane) => lane.skipped);
   laneGauge('relay_consecutive_failures', 'Failed publish attempts since the last success', (lane) => lane.consecutiveFailures);
-  const lagGauge = (name: string, help: string, value: (lag: RelayLag) => number): void => {
-    new Gauge({
-      name,
-      help,
-      labelNames: ['broker'] as const,
-      registers: [registry],
-      async collect() {
-        await refresh();
-        for (const lag of lags) this.set({ broker: lag.broker }, value(lag));
-      },
-    });
-  };
+  const lagGauge = scrapedGauges(
+    registry,
+    'broker',
+    async () => {
+      await refresh();
+      return lags;
+    },
+    (lag: RelayLag) => lag.broker,
+  );
   lagGauge('relay_lag_events', 'Committed events after the lane checkpoint', (lag) => lag.lagEvents);
   lagGauge('relay_lag_seconds', 'Age of the oldest event the lane has not published (0 when caught up)', (lag) => lag.lagSeconds);
 }
