@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import {
   WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
   type Client,
   type WorkflowHandle,
 } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { nameBasedUuid } from '../infra/ids';
 import { config } from '../config';
 import { TASK_QUEUES } from '../workflows/task-queues';
@@ -11,7 +14,7 @@ import { CustomerIdKey, OrderStatusKey } from '../workflows/search-attributes';
 import {
   ORDER_WORKFLOW_TYPE,
   addItemUpdate,
-  cancelOrderSignal,
+  cancelOrderUpdate,
   getOrderQuery,
   getSagaProgressQuery,
   orderDeliveredSignal,
@@ -22,13 +25,13 @@ import {
   type OrderSnapshot,
   type OrderWorkflowInput,
 } from '../workflows/order/contract';
-import { decide, initialOrderState, orderStateFrom, type OrderState, type SagaProgress } from '../domain';
-
-/** Statuses in which a cancel request still cancels (nothing has shipped). */
-const CANCELLABLE = new Set(['draft', 'submitted', 'inventory_reserved', 'payment_captured']);
+import { decide, initialOrderState, orderStateFrom, type OrderState, type OrderStatus, type SagaProgress } from '../domain';
 
 const QUICK_MS = 5_000;
 const UPDATE_MS = 30_000;
+
+/** A cancel request's answer: taken (the order will end cancelled), or refused in the status it has. */
+export type CancelResult = { accepted: true; status: OrderStatus } | { accepted: false; status: OrderStatus; detail: string };
 
 export interface StartResult {
   created: boolean;
@@ -140,13 +143,43 @@ export class OrdersGateway {
     return this.within(UPDATE_MS, () => this.handle(orderId).executeUpdate(submitOrderUpdate, { updateId }));
   }
 
-  /** Returns false when the order can no longer be cancelled (it has shipped or ended). */
-  async cancel(orderId: string, reason: string | undefined): Promise<boolean> {
-    const state = await this.state(orderId);
-    if (state.status === 'cancelled') return true;
-    if (!CANCELLABLE.has(state.status)) return false;
-    await this.within(QUICK_MS, () => this.handle(orderId).signal(cancelOrderSignal, { reason }));
-    return true;
+  /**
+   * Asks the workflow to cancel, as an update: it answers only once the workflow has taken the cancel,
+   * and its validator (the domain's rule) refuses one that can no longer happen. The update id makes a
+   * retried request the same request.
+   */
+  async cancel(orderId: string, reason: string | undefined, updateId?: string): Promise<CancelResult> {
+    try {
+      const taken = await this.within(UPDATE_MS, () =>
+        this.handle(orderId).executeUpdate(cancelOrderUpdate, { args: [reason === undefined ? {} : { reason }], updateId }),
+      );
+      return { accepted: true, status: taken.status };
+    } catch (err) {
+      const refusal = err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure ? err.cause : undefined;
+      if (refusal?.type === 'CANNOT_CANCEL') {
+        const status = (refusal.details?.[0] as { details?: { status?: OrderStatus } } | undefined)?.details?.status;
+        return { accepted: false, status: status ?? (await this.state(orderId)).status, detail: refusal.message };
+      }
+      // A workflow that has ended takes no update; its final state says whether the order is cancelled.
+      if (err instanceof WorkflowNotFoundError || /already completed/i.test((err as Error)?.message ?? '')) {
+        const status = await this.closedStatus(orderId);
+        if (status === undefined) throw err;
+        return status === 'cancelled'
+          ? { accepted: true, status }
+          : { accepted: false, status, detail: `Order ${orderId} cannot be cancelled: it has ended as ${status}.` };
+      }
+      throw err;
+    }
+  }
+
+  /** The status of an order whose workflow has ended, or undefined when there is no such order. */
+  private async closedStatus(orderId: string): Promise<OrderStatus | undefined> {
+    try {
+      return (await this.state(orderId)).status;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    }
   }
 
   async delivered(orderId: string, deliveredAt?: string): Promise<void> {

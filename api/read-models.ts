@@ -18,6 +18,7 @@ export interface OrderViewRow extends QueryResultRow {
   failure_reason: string | null;
   failed_step: string | null;
   cancellation_reason: string | null;
+  unsettled_steps: string[];
   created_at: Date | null;
   submitted_at: Date | null;
   confirmed_at: Date | null;
@@ -41,6 +42,8 @@ export interface OrderView {
   trackingNumber: string | null;
   failure: { reason: string; step: string | null } | null;
   cancellationReason: string | null;
+  /** Saga steps whose undo could not be done (status compensation_failed): an operator must settle them. */
+  unsettledSteps: string[];
   createdAt: string | null;
   submittedAt: string | null;
   confirmedAt: string | null;
@@ -66,6 +69,7 @@ export function toOrderView(row: OrderViewRow): OrderView {
     trackingNumber: row.tracking_number,
     failure: row.failure_reason ? { reason: row.failure_reason, step: row.failed_step } : null,
     cancellationReason: row.cancellation_reason,
+    unsettledSteps: row.unsettled_steps ?? [],
     createdAt: iso(row.created_at),
     submittedAt: iso(row.submitted_at),
     confirmedAt: iso(row.confirmed_at),

@@ -72,6 +72,7 @@ export const orderView = {
     trackingNumber: nullableString,
     failure: { anyOf: [{ type: 'object', properties: { reason: { type: 'string' }, step: nullableString } }, { type: 'null' }] },
     cancellationReason: nullableString,
+    unsettledSteps: { type: 'array', items: { type: 'string' }, description: 'Steps whose undo could not be done (status compensation_failed).' },
     createdAt: nullableString,
     submittedAt: nullableString,
     confirmedAt: nullableString,

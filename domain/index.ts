@@ -15,7 +15,16 @@ export {
 } from './order/events';
 export type { OrderEvent, OrderEventType, OrderEventOf, OrderEventData } from './order/events';
 export type { OrderCommand, OrderCommandType, OrderCommandOf, OrderCommandData } from './order/commands';
-export { initialOrderState, evolve, orderStateFrom, TERMINAL_STATUSES } from './order/state';
+export {
+  initialOrderState,
+  evolve,
+  orderStateFrom,
+  ORDER_STATUSES,
+  TERMINAL_STATUSES,
+  CANCELLABLE_STATUSES,
+  UNWINDING_STATUSES,
+} from './order/state';
+export { whyNotCancellable } from './order/decisions/closing';
 export type { OrderState, OrderStatus } from './order/state';
 export { decide } from './order/decide';
 export { findLine, sortedLines, lineTotal, orderTotal } from './order/lines';
@@ -24,5 +33,5 @@ export { sagaProgress } from './order/saga';
 export type { SagaProgress } from './order/saga';
 export { SAGA_STEPS, COMPENSABLE_STEPS, FAILED_STEPS } from './order/steps';
 export type { SagaStep, CompensableStep, FailedStep } from './order/steps';
-export { MAX_QUANTITY_PER_SKU } from './order/validate';
-export { MAX_REASON_LENGTH } from './order/fields';
+export { MAX_QUANTITY_PER_SKU, checkReason } from './order/validate';
+export { MAX_REASON_LENGTH, isStorableText, toStorableText } from './order/fields';

@@ -28,6 +28,7 @@ const STATUS_COLUMNS: Readonly<Record<CountedStatus, StatusColumn>> = {
   compensating: 'orders_compensating',
   cancelled: 'orders_cancelled',
   failed: 'orders_failed',
+  compensation_failed: 'orders_compensation_failed',
 };
 
 export const statusColumn = (status: CountedStatus): StatusColumn => STATUS_COLUMNS[status];

@@ -29,6 +29,7 @@ export interface OrderViewRow {
   failed_step: FailedStep | null;
   cancellation_reason: string | null;
   compensated_steps: CompensableStep[];
+  unsettled_steps: CompensableStep[];
   created_at: string | null;
   submitted_at: string | null;
   confirmed_at: string | null;
@@ -56,6 +57,7 @@ export const ORDER_VIEW_COLUMNS: Readonly<Record<keyof OrderViewRow, string>> = 
   failed_step: 'text',
   cancellation_reason: 'text',
   compensated_steps: 'text[]',
+  unsettled_steps: 'text[]',
   created_at: 'timestamptz',
   submitted_at: 'timestamptz',
   confirmed_at: 'timestamptz',
@@ -93,6 +95,7 @@ export function orderViewRow(orderId: string, state: OrderState, recordedAt: Dat
     failed_step: state.failure?.step ?? null,
     cancellation_reason: state.cancellationReason,
     compensated_steps: COMPENSABLE_STEPS.filter((step) => state.compensated[step]),
+    unsettled_steps: [...state.unsettled],
     created_at: isoOrNull(state.createdAt),
     submitted_at: isoOrNull(state.submittedAt),
     confirmed_at: isoOrNull(state.confirmedAt),
@@ -121,6 +124,7 @@ export function orderStateFromRow(row: OrderViewRow): OrderState {
     carrier: row.carrier,
     trackingNumber: row.tracking_number,
     compensated: { inventory: compensated('inventory'), payment: compensated('payment'), shipment: compensated('shipment') },
+    unsettled: row.unsettled_steps,
     createdAt: row.created_at,
     submittedAt: row.submitted_at,
     confirmedAt: row.confirmed_at,

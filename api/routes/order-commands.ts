@@ -2,6 +2,7 @@ import type {} from '@fastify/swagger';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { assertCanSee, principalOf, requireOperator } from '../auth';
 import { HttpProblem } from '../problem';
+import { MAX_REASON_LENGTH, checkReason, isDomainError } from '../../domain';
 import type { OrdersGateway } from '../orders-gateway';
 import { orderIdParam, orderSnapshot, problemResponses, sku } from '../schemas';
 
@@ -17,6 +18,16 @@ const idempotencyKey = (request: FastifyRequest): string | undefined => {
   }
   return value;
 };
+
+/** A cancel reason as the workflow will record it (trimmed), checked by the domain's rule: else a 400 naming the field. */
+function checkCancelReason(reason: string): void {
+  try {
+    checkReason(reason.trim());
+  } catch (err) {
+    if (isDomainError(err)) throw new HttpProblem(400, err.message, { code: err.code, field: 'reason' });
+    throw err;
+  }
+}
 
 /** Commands: every change to an order goes through its Temporal workflow. */
 export function orderCommandRoutes(app: FastifyInstance, orders: OrdersGateway): void {
@@ -131,23 +142,35 @@ export function orderCommandRoutes(app: FastifyInstance, orders: OrdersGateway):
     {
       schema: {
         tags: ['orders'],
-        summary: 'Cancel an order that has not shipped yet (a signal; compensation follows).',
+        summary:
+          'Cancel an order that has not shipped yet (a Temporal update): 202 once the workflow has taken the cancel ' +
+          '(compensation follows), 409 with the current status when it can no longer be cancelled.',
         params: orderIdParam,
         body: {
           type: ['object', 'null'],
           additionalProperties: false,
-          properties: { reason: { type: 'string', minLength: 1, maxLength: 500 } },
+          properties: { reason: { type: 'string', minLength: 1, maxLength: MAX_REASON_LENGTH } },
         },
-        response: { 202: { type: 'object', properties: { orderId: { type: 'string' }, accepted: { type: 'boolean' } } }, ...problemResponses },
+        response: {
+          202: {
+            type: 'object',
+            required: ['orderId', 'accepted', 'status'],
+            properties: { orderId: { type: 'string' }, accepted: { type: 'boolean' }, status: { type: 'string' } },
+          },
+          ...problemResponses,
+        },
       },
     },
     async (request, reply) => {
       const orderId = await ownOrder(request);
-      const accepted = await orders.cancel(orderId, request.body?.reason);
-      if (!accepted) {
-        throw new HttpProblem(409, 'The order can no longer be cancelled: it has shipped or ended.', { code: 'CANNOT_CANCEL' });
+      const reason = request.body?.reason;
+      // The domain's rule for a reason, so that text Postgres could not store is a 400 naming the field.
+      if (reason !== undefined) checkCancelReason(reason);
+      const result = await orders.cancel(orderId, reason, idempotencyKey(request));
+      if (!result.accepted) {
+        throw new HttpProblem(409, result.detail, { code: 'CANNOT_CANCEL', status: result.status });
       }
-      return reply.status(202).send({ orderId, accepted });
+      return reply.status(202).send({ orderId, accepted: true, status: result.status });
     },
   );
 

@@ -1,7 +1,7 @@
 import type {} from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
 import type { Knex } from 'knex';
-import { orderStreamId } from '../../domain';
+import { ORDER_STATUSES, orderStreamId } from '../../domain';
 import type { PostgresEventStore } from '../../eventstore';
 import { config } from '../../config';
 import { assertCanSee, principalOf, requireOperator } from '../auth';
@@ -12,10 +12,7 @@ import { orderIdParam, orderView, problemResponses } from '../schemas';
 
 const nullableCursor = { type: ['string', 'null'] } as const;
 
-const ORDER_STATUSES = [
-  'draft', 'submitted', 'inventory_reserved', 'payment_captured', 'shipment_created', 'confirmed', 'delivered',
-  'compensating', 'cancelled', 'failed',
-];
+const LISTED_STATUSES = ORDER_STATUSES.filter((status) => status !== 'none');
 
 const date = { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' } as const;
 
@@ -59,7 +56,7 @@ export function orderQueryRoutes(app: FastifyInstance, deps: { db: Knex; store: 
           additionalProperties: false,
           properties: {
             customerId: { type: 'string', maxLength: 100 },
-            status: { type: 'string', enum: ORDER_STATUSES },
+            status: { type: 'string', enum: LISTED_STATUSES },
             limit: { type: 'integer', minimum: 1, maximum: 100, default: 20 },
             cursor: { type: 'string', maxLength: 500 },
           },

@@ -1,5 +1,6 @@
 import type { Money } from '../money';
-import type { FailedStep } from './steps';
+import type { OrderStatus } from './state';
+import type { CompensableStep, FailedStep } from './steps';
 
 /*
  * What callers ask of an order. Commands other than CreateOrder carry no order id: the caller loads the
@@ -19,8 +20,13 @@ export type OrderCommand =
   | { type: 'RecordShipmentCancelled'; data: { shipmentId: string; reason: string } }
   | { type: 'ConfirmOrder'; data: { now: string } }
   | { type: 'MarkDelivered'; data: { now: string } }
-  | { type: 'CancelOrder'; data: { reason: string; now: string } }
-  | { type: 'FailOrder'; data: { reason: string; failedStep: FailedStep; now: string } };
+  /**
+   * acceptedInStatus: the status the order had when the workflow accepted the cancel request. The step
+   * then in flight may still finish (a shipment gets created); the cancel accepted before it still holds.
+   */
+  | { type: 'CancelOrder'; data: { reason: string; now: string; acceptedInStatus?: OrderStatus } }
+  | { type: 'FailOrder'; data: { reason: string; failedStep: FailedStep; now: string } }
+  | { type: 'RecordCompensationFailed'; data: { step: CompensableStep; reason: string; now: string } };
 
 export type OrderCommandType = OrderCommand['type'];
 export type OrderCommandOf<Type extends OrderCommandType> = Extract<OrderCommand, { type: Type }>;

@@ -2,7 +2,12 @@ import type { OrderCommand } from './commands';
 import type { OrderEvent } from './events';
 import type { OrderState } from './state';
 import { cancelOrder, failOrder } from './decisions/closing';
-import { recordInventoryReleased, recordPaymentRefunded, recordShipmentCancelled } from './decisions/compensation';
+import {
+  recordCompensationFailed,
+  recordInventoryReleased,
+  recordPaymentRefunded,
+  recordShipmentCancelled,
+} from './decisions/compensation';
 import { addItem, createOrder, removeItem, submitOrder } from './decisions/draft';
 import {
   confirmOrder,
@@ -46,6 +51,8 @@ export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
       return cancelOrder(command.data, state);
     case 'FailOrder':
       return failOrder(command.data, state);
+    case 'RecordCompensationFailed':
+      return recordCompensationFailed(command.data, state);
     default:
       return unknownCommand(command);
   }

@@ -10,7 +10,7 @@ import {
   SkuSchema,
   TimestampSchema,
 } from './fields';
-import { FAILED_STEPS } from './steps';
+import { COMPENSABLE_STEPS, FAILED_STEPS } from './steps';
 
 /*
  * The Order's events: the only facts ever stored about an order. A stored event is never rewritten, so a
@@ -137,6 +137,18 @@ const OrderFailed = defineEvent({
   }),
 });
 
+/** An undo of a saga step could not be done (e.g. the goods were already delivered): an operator settles it. */
+const CompensationFailed = defineEvent({
+  type: 'CompensationFailed',
+  schemaVersion: 1,
+  schema: z.object({
+    orderId: OrderIdSchema,
+    step: z.enum(COMPENSABLE_STEPS),
+    reason: ReasonSchema,
+    failedAt: TimestampSchema,
+  }),
+});
+
 /** Register these with the event store's EventRegistry. */
 export const ORDER_EVENT_DEFINITIONS = [
   OrderCreated,
@@ -153,6 +165,7 @@ export const ORDER_EVENT_DEFINITIONS = [
   OrderDelivered,
   OrderCancelled,
   OrderFailed,
+  CompensationFailed,
 ] as const;
 
 type EventOf<Definition> =

@@ -13,11 +13,48 @@ export const MAX_REASON_LENGTH = 1000;
 
 export const OrderIdSchema = z.string().regex(ORDER_ID_PATTERN);
 export const SkuSchema = z.string().regex(SKU_PATTERN);
+
+/*
+ * Text that Postgres can store and a person can read. jsonb refuses \u0000 and lone surrogates (and text
+ * columns refuse NUL), so such a value, accepted once, would make its append fail on every retry; other
+ * control characters (C0, DEL, C1) have no place in a reason or an id either.
+ */
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** True when the text has no control character and no unpaired surrogate. */
+export function isStorableText(text: string): boolean {
+  return !CONTROL_CHARACTER.test(text) && !LONE_SURROGATE.test(text);
+}
+
+/**
+ * Makes any text (an error message, say) fit the rules of a reason: control characters and unpaired
+ * surrogates become spaces, white space is folded, and it is cut to `max` characters.
+ */
+export function toStorableText(text: string, max: number, fallback = 'unknown'): string {
+  const cleaned = text
+    .replace(new RegExp(CONTROL_CHARACTER.source, 'g'), ' ')
+    .replace(new RegExp(LONE_SURROGATE.source, 'g'), ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+  if (cleaned === '') return fallback;
+  if (cleaned.length <= max) return cleaned;
+  // Cut between code points (never inside a surrogate pair), leaving room for the ellipsis.
+  let cut = '';
+  for (const codePoint of cleaned) {
+    if (cut.length + codePoint.length > max - 1) break;
+    cut += codePoint;
+  }
+  return `${cut.trimEnd()}…`;
+}
+
 // Not blank and without surrounding spaces; checked, not trimmed, so that a fact is stored exactly as stated.
 const TRIMMED_TEXT = /^\S(?:.*\S)?$/s;
+const StorableText = z.string().regex(TRIMMED_TEXT).refine(isStorableText, 'must not contain control characters or unpaired surrogates');
 /** Ids chosen by other systems (customers, reservations, payments, shipments, carriers). */
-export const ReferenceSchema = z.string().max(MAX_REFERENCE_LENGTH).regex(TRIMMED_TEXT);
-export const ReasonSchema = z.string().max(MAX_REASON_LENGTH).regex(TRIMMED_TEXT);
+export const ReferenceSchema = StorableText.max(MAX_REFERENCE_LENGTH);
+export const ReasonSchema = StorableText.max(MAX_REASON_LENGTH);
 /** UTC ISO 8601, as Date#toISOString writes it: events are JSON, and one format keeps them comparable. */
 export const TimestampSchema = z.iso.datetime();
 export const QuantitySchema = z.number().int().positive();

@@ -1,4 +1,4 @@
-import type { OrderState } from './state';
+import { UNWINDING_STATUSES, type OrderState } from './state';
 import { COMPENSABLE_STEPS, SAGA_STEPS, type CompensableStep, type SagaStep } from './steps';
 
 export interface SagaProgress {
@@ -10,6 +10,8 @@ export interface SagaProgress {
   pending: SagaStep[];
   /** Done steps an unwinding or ended order must still undo, in the order to undo them (reverse of running). */
   awaitingCompensation: CompensableStep[];
+  /** Done steps whose undo could not be done: an operator must settle them. */
+  unsettled: CompensableStep[];
 }
 
 /** Where the order's saga stands; the workflow's query reports it and its compensation follows it. */
@@ -20,11 +22,12 @@ export function sagaProgress(state: OrderState): SagaProgress {
     shipment: state.shipmentId !== null,
     confirmation: state.confirmedAt !== null,
   };
-  const unwinding = state.status === 'compensating' || state.status === 'cancelled' || state.status === 'failed';
+  const unwinding = UNWINDING_STATUSES.includes(state.status);
   return {
     done: SAGA_STEPS.filter((step) => isDone[step]),
     compensated: COMPENSABLE_STEPS.filter((step) => state.compensated[step]),
     pending: unwinding ? [] : SAGA_STEPS.filter((step) => !isDone[step]),
-    awaitingCompensation: unwinding ? COMPENSABLE_STEPS.filter((step) => isDone[step]).reverse() : [],
+    awaitingCompensation: unwinding ? COMPENSABLE_STEPS.filter((step) => isDone[step] && !state.unsettled.includes(step)).reverse() : [],
+    unsettled: [...state.unsettled],
   };
 }

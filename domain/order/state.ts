@@ -3,21 +3,37 @@ import type { OrderEvent, OrderEventData } from './events';
 import { findLine, linesTotal, type OrderLine, type OrderLines } from './lines';
 import type { CompensableStep, FailedStep } from './steps';
 
-export type OrderStatus =
-  | 'none'
-  | 'draft'
-  | 'submitted'
-  | 'inventory_reserved'
-  | 'payment_captured'
-  | 'shipment_created'
-  | 'confirmed'
-  | 'delivered'
-  | 'compensating'
-  | 'cancelled'
-  | 'failed';
+/** Every status an order can have; 'none' is the state before it exists. */
+export const ORDER_STATUSES = [
+  'none',
+  'draft',
+  'submitted',
+  'inventory_reserved',
+  'payment_captured',
+  'shipment_created',
+  'confirmed',
+  'delivered',
+  'compensating',
+  'cancelled',
+  'failed',
+  'compensation_failed',
+] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
-/** Statuses after which nothing more happens to the order, apart from finishing compensations. */
-export const TERMINAL_STATUSES: readonly OrderStatus[] = ['delivered', 'cancelled', 'failed'];
+/**
+ * Statuses after which nothing more happens to the order, apart from finishing compensations.
+ * compensation_failed: an undo could not be done; an operator must settle it (see the README).
+ */
+export const TERMINAL_STATUSES: readonly OrderStatus[] = ['delivered', 'cancelled', 'failed', 'compensation_failed'];
+
+// compensating: undone steps recorded before the outcome; nothing was handed to the carrier either.
+const CANCELLABLE = ['draft', 'submitted', 'inventory_reserved', 'payment_captured', 'compensating'] as const satisfies readonly OrderStatus[];
+export type CancellableStatus = (typeof CANCELLABLE)[number];
+/** Statuses in which a cancel still cancels: nothing has been handed to the carrier yet. */
+export const CANCELLABLE_STATUSES: readonly OrderStatus[] = CANCELLABLE;
+
+/** Statuses of an order that is being, or has been, unwound. */
+export const UNWINDING_STATUSES: readonly OrderStatus[] = ['compensating', 'cancelled', 'failed', 'compensation_failed'];
 
 /**
  * What the decisions need to know about an order, rebuilt from its events. It stays plain JSON so that a
@@ -39,6 +55,8 @@ export interface OrderState {
   readonly carrier: string | null;
   readonly trackingNumber: string | null;
   readonly compensated: Readonly<Record<CompensableStep, boolean>>;
+  /** Steps whose undo could not be done (CompensationFailed) and that still hold something. */
+  readonly unsettled: readonly CompensableStep[];
   readonly createdAt: string | null;
   readonly submittedAt: string | null;
   readonly confirmedAt: string | null;
@@ -64,6 +82,7 @@ export const initialOrderState: OrderState = {
   carrier: null,
   trackingNumber: null,
   compensated: { inventory: false, payment: false, shipment: false },
+  unsettled: [],
   createdAt: null,
   submittedAt: null,
   confirmedAt: null,
@@ -126,6 +145,16 @@ function apply(state: OrderState, event: OrderEvent): OrderState {
       const { reason, failedStep, failedAt } = event.data;
       return { ...state, status: 'failed', failure: { reason, step: failedStep }, failedAt };
     }
+    case 'CompensationFailed': {
+      // The step stays held (its reference is kept): that is what the operator has to settle.
+      const { step, reason } = event.data;
+      return {
+        ...state,
+        status: 'compensation_failed',
+        unsettled: [...state.unsettled.filter((s) => s !== step), step],
+        failure: { reason: `${step}: ${reason}`, step: 'compensation' },
+      };
+    }
     default:
       return assertNever(event);
   }
@@ -151,10 +180,16 @@ function withoutKey(lines: OrderLines, sku: string): OrderLines {
 }
 
 // Undoing a step while the saga was moving forward means it is now unwinding; once the order is cancelled
-// or failed, a late compensation only finishes the clean-up and leaves that outcome as it is.
+// or failed (or an undo could not be done), a late compensation only finishes the clean-up and leaves
+// that outcome as it is.
 function compensate(state: OrderState, step: CompensableStep): OrderState {
-  const unwinding = state.status === 'cancelled' || state.status === 'failed' ? state.status : 'compensating';
-  return { ...state, status: unwinding, compensated: { ...state.compensated, [step]: true } };
+  const ended = state.status === 'cancelled' || state.status === 'failed' || state.status === 'compensation_failed';
+  return {
+    ...state,
+    status: ended ? state.status : 'compensating',
+    compensated: { ...state.compensated, [step]: true },
+    unsettled: state.unsettled.filter((s) => s !== step),
+  };
 }
 
 function assertNever(event: never): never {

@@ -31,7 +31,7 @@ export function checkSku(value: unknown): void {
   check(SkuSchema, value, 'sku', "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit");
 }
 
-const TRIMMED = 'not blank and without leading or trailing spaces';
+const TRIMMED = 'not blank, without leading or trailing spaces, control characters or unpaired surrogates';
 
 export function checkReference(field: string, value: unknown): void {
   check(ReferenceSchema, value, field, `1 to ${MAX_REFERENCE_LENGTH} characters, ${TRIMMED}`);

@@ -45,7 +45,18 @@ export interface RemoveItemInput {
 }
 
 export interface CancelOrderInput {
+  /** Default: customer_request. Surrounding white space is trimmed; the rest must be storable text. */
   reason?: string;
+}
+
+export const DEFAULT_CANCEL_REASON = 'customer_request';
+
+/** The reason a cancel request gives, as the workflow records it. */
+export function cancelReasonOf(input: CancelOrderInput | undefined): string {
+  const reason: unknown = input?.reason;
+  if (reason === undefined || reason === null) return DEFAULT_CANCEL_REASON;
+  // Anything but text becomes a blank reason, which the domain's rule refuses.
+  return typeof reason === 'string' ? reason.trim() : '';
 }
 
 export interface DeliveredInput {
@@ -57,6 +68,12 @@ export const addItemUpdate = defineUpdate<OrderSnapshot, [AddItemInput]>('addIte
 export const removeItemUpdate = defineUpdate<OrderSnapshot, [RemoveItemInput]>('removeItem');
 export const submitOrderUpdate = defineUpdate<OrderSnapshot, []>('submitOrder');
 
+/**
+ * Cancelling: the update answers only once the workflow has taken the cancel (its validator applies the
+ * domain's rule, so a refused cancel never enters history); the signal of the same name, for the
+ * temporal CLI, follows the same rule inside the workflow and is ignored, with a warning, when refused.
+ */
+export const cancelOrderUpdate = defineUpdate<OrderSnapshot, [CancelOrderInput]>('cancelOrder');
 export const cancelOrderSignal = defineSignal<[CancelOrderInput]>('cancelOrder');
 /** The carrier's signal that the parcel arrived. */
 export const orderDeliveredSignal = defineSignal<[DeliveredInput]>('orderDelivered');

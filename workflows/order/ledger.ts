@@ -1,8 +1,8 @@
-import { log, patched, proxyActivities, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
+import { ApplicationFailure, log, patched, proxyActivities, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
 import type { PublishingActivities } from '../../activities/publishing';
 import type { EventMetadata } from '../../eventstore/types';
 import type { OrderEventActivities } from '../../activities/order-events';
-import { decide, evolve, initialOrderState, money, type OrderCommand, type OrderState } from '../../domain';
+import { decide, evolve, initialOrderState, money, type OrderCommand, type OrderEvent, type OrderState } from '../../domain';
 import { CustomerIdKey, OrderStatusKey, OrderTotalKey } from '../search-attributes';
 import { TASK_QUEUES } from '../task-queues';
 
@@ -28,35 +28,65 @@ export const PUBLISH_AFTER_APPEND_PATCH = 'publish-after-append';
  */
 export const PUBLISH_WITH_APPEND_PATCH = 'publish-with-append';
 
+/** The event store refused an append for good (a bug, never a timing): the order must still unwind. */
+export class AppendRefused extends Error {
+  constructor(
+    readonly command: OrderCommand['type'],
+    cause: unknown,
+  ) {
+    super(`the event store refused ${command}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.name = 'AppendRefused';
+  }
+}
+
+interface Pending {
+  command: OrderCommand;
+}
+
 /**
- * The workflow's view of its order: the domain decides each command's events, an activity appends
- * them (the workflow is the stream's only writer), and the state evolves from them.
+ * The workflow's view of its order. It believes only in events the store holds: each command is
+ * decided against the stored state when its turn to append comes (the appends follow one another),
+ * and a command whose append did not happen (cancelled, refused) leaves no trace in that state.
  *
- * Commands are decided at once, in call order, against the state after every command recorded so
- * far, so update validators see what is already decided (e.g. the creation, while its append is still
- * in flight); the appends then follow one after another, each expecting the version before it.
+ * Commands waiting for their turn are shown in `state` (what queries and update validators see), so
+ * that e.g. an update buffered since the start is judged against the order its creation will make.
  */
 export class OrderLedger {
-  private decided: OrderState = initialOrderState;
-  private persistedVersion = 0;
+  private stored: OrderState = initialOrderState;
+  private readonly pending: Pending[] = [];
   private tail: Promise<unknown> = Promise.resolve();
   private publishing: Promise<void> = Promise.resolve();
   /** Publications queued on the publishing activity: while any is, appends do not publish (it would overtake them). */
   private queuedPublications = 0;
+  /** Appends the store refused for good: each one is a bug, surfaced in logs and the OrderStatus search attribute. */
+  readonly refused: AppendRefused[] = [];
 
   constructor(
     private readonly orderId: string,
     private readonly metadata: EventMetadata,
   ) {}
 
-  /** The order with every recorded command applied. */
+  /** The order as the store holds it: the ground for every closing decision. */
+  get storedState(): OrderState {
+    return this.stored;
+  }
+
+  /** The stored order with the commands still waiting to be appended applied (those that still apply). */
   get state(): OrderState {
-    return this.decided;
+    let state = this.stored;
+    for (const { command } of this.pending) {
+      try {
+        state = decide(command, state).reduce(evolve, state);
+      } catch {
+        // It will be refused at its turn too; the view shows what will be stored.
+      }
+    }
+    return state;
   }
 
   /** The stream version the event store holds so far. */
   get version(): number {
-    return this.persistedVersion;
+    return this.stored.version;
   }
 
   /**
@@ -78,52 +108,97 @@ export class OrderLedger {
     );
   }
 
+  /** Resolves once every command recorded so far has been appended or refused. */
+  settled(): Promise<void> {
+    return this.tail.then(() => undefined);
+  }
+
   /** Resolves once every publication started so far has finished: wait for it before the workflow ends. */
   published(): Promise<void> {
     return this.publishing;
   }
 
-  /** Applies the rules without recording anything: for update validators. Throws on a violation. */
+  /** Applies the rules to the order as it will stand, without recording anything: for update validators. */
   check(command: OrderCommand): void {
-    decide(command, this.decided);
+    decide(command, this.state);
   }
 
   /**
-   * Decides now (throwing a rule violation at once), then resolves, once the events are stored, to the
-   * order as this command left it.
+   * Checks the rules now (throwing a violation at once), then, in turn, decides against the stored
+   * order and appends. Resolves to the order as this command left it once its events are stored;
+   * rejects with the rule violation if the order changed meanwhile, with AppendRefused if the store
+   * refused the events, or with the cancellation if the scope it was called in was cancelled.
    */
   record(command: OrderCommand): Promise<OrderState> {
-    const events = decide(command, this.decided);
-    const expectedVersion = this.decided.version;
-    this.decided = events.reduce(evolve, this.decided);
-    const stored = this.decided;
-    const run = this.tail.then(async () => {
-      if (events.length === 0) return stored;
-      const withAppend = patched(PUBLISH_WITH_APPEND_PATCH) && this.queuedPublications === 0;
-      const appended = await appendOrderEvents({
-        orderId: this.orderId,
-        expectedVersion,
-        events,
-        metadata: { ...this.metadata, causationId: command.type },
-        ...(withAppend ? { publish: true } : {}),
-      });
-      this.persistedVersion = stored.version;
-      publishState(stored);
-      if (!withAppend || !appended.published) this.publish(expectedVersion + 1, stored.version);
-      return stored;
+    this.check(command);
+    const entry: Pending = { command };
+    this.pending.push(entry);
+    const run = this.tail.then(() => this.append(command)).finally(() => {
+      this.pending.splice(this.pending.indexOf(entry), 1);
     });
     this.tail = run.catch(() => undefined);
     return run;
   }
+
+  private async append(command: OrderCommand): Promise<OrderState> {
+    const before = this.stored;
+    const events: OrderEvent[] = decide(command, before);
+    if (events.length === 0) return before;
+    const after = events.reduce(evolve, before);
+    const withAppend = patched(PUBLISH_WITH_APPEND_PATCH) && this.queuedPublications === 0;
+    let appended: Awaited<ReturnType<typeof appendOrderEvents>>;
+    try {
+      appended = await appendOrderEvents({
+        orderId: this.orderId,
+        expectedVersion: before.version,
+        events,
+        metadata: { ...this.metadata, causationId: command.type },
+        ...(withAppend ? { publish: true } : {}),
+      });
+    } catch (err) {
+      if (isRefusal(err)) throw this.refuse(command, err);
+      throw err;
+    }
+    this.stored = after;
+    publishState(after, this.refused.length > 0);
+    if (!withAppend || !appended.published) this.publish(before.version + 1, after.version);
+    return after;
+  }
+
+  private refuse(command: OrderCommand, err: unknown): AppendRefused {
+    const refusal = new AppendRefused(command.type, err);
+    this.refused.push(refusal);
+    log.error('the event store refused an append; the order goes on from what is stored', {
+      command: command.type,
+      storedVersion: this.stored.version,
+      err,
+    });
+    publishState(this.stored, true);
+    return refusal;
+  }
 }
 
+/** A non-retryable failure of the append activity: the store will never take these events. */
+function isRefusal(err: unknown): boolean {
+  let cause: unknown = err;
+  for (let depth = 0; depth < 5 && cause instanceof Error; depth++) {
+    if (cause instanceof ApplicationFailure && cause.nonRetryable) return true;
+    cause = cause.cause;
+  }
+  return false;
+}
+
+/** The OrderStatus value an operator searches for when an append was refused (a bug to look into). */
+export const APPEND_REFUSED_STATUS = 'append_refused';
+
 /** Search attributes (for the Web UI's filters) and a readable summary of where the order stands. */
-function publishState(state: OrderState): void {
+function publishState(state: OrderState, refused: boolean): void {
   const { status, customerId, total } = state;
   upsertSearchAttributes([
-    { key: OrderStatusKey, value: status },
+    { key: OrderStatusKey, value: refused ? APPEND_REFUSED_STATUS : status },
     ...(customerId ? [{ key: CustomerIdKey, value: customerId }] : []),
     ...(total ? [{ key: OrderTotalKey, value: total.amountMinor / 10 ** money.minorUnitDigits(total.currency) }] : []),
   ]);
-  setCurrentDetails(`**${status}**${total ? ` · ${money.format(total)}` : ''} · stream version ${state.version}`);
+  const warning = refused ? ' · ⚠ an append was refused: see the worker log' : '';
+  setCurrentDetails(`**${status}**${total ? ` · ${money.format(total)}` : ''} · stream version ${state.version}${warning}`);
 }

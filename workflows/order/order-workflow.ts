@@ -1,5 +1,7 @@
 import {
+  ApplicationFailure,
   CancellationScope,
+  CancelledFailure,
   allHandlersFinished,
   condition,
   isCancellation,
@@ -12,31 +14,40 @@ import {
   DRAFT_EXPIRED_REASON,
   MAX_REASON_LENGTH,
   UnknownSkuError,
+  decide,
   findLine,
+  isDomainError,
   sagaProgress,
   sortedLines,
+  toStorableText,
+  whyNotCancellable,
+  type CompensableStep,
   type FailedStep,
   type OrderCommand,
   type OrderState,
+  type OrderStatus,
 } from '../../domain';
 import { findBusinessFailure } from '../../activities/errors';
 import {
   addItemUpdate,
   cancelOrderSignal,
+  cancelOrderUpdate,
+  cancelReasonOf,
   getOrderQuery,
   getSagaProgressQuery,
   orderDeliveredSignal,
   removeItemUpdate,
   submitOrderUpdate,
+  type CancelOrderInput,
   type DeliveredInput,
   type OrderOutcome,
   orderSnapshot,
   type OrderWorkflowInput,
 } from './contract';
 import { asUpdateFailure, validateWith } from './failures';
-import { OrderLedger, PUBLISH_AFTER_APPEND_PATCH, PUBLISH_WITH_APPEND_PATCH } from './ledger';
+import { AppendRefused, OrderLedger, PUBLISH_AFTER_APPEND_PATCH, PUBLISH_WITH_APPEND_PATCH } from './ledger';
 import { Compensations } from './compensations';
-import { services } from './services';
+import { cancelSafeSteps, services } from './services';
 
 /**
  * Changes to the workflow's commands, made with patched() so that orders already running (whose
@@ -49,13 +60,16 @@ export const PATCHES = {
   publishAfterAppend: PUBLISH_AFTER_APPEND_PATCH,
   /** 2026-11: the append activity publishes too; the publishing activity only when that failed. */
   publishWithAppend: PUBLISH_WITH_APPEND_PATCH,
+  /**
+   * 2026-12: a cancel never strands an order. Forward steps are waited for when cancelled and their
+   * facts recorded where no cancel reaches; the closing is decided from what is stored; every undo is
+   * attempted, and one that cannot be done is recorded (CompensationFailed) instead of failing the workflow.
+   */
+  cancelSafeSaga: 'cancel-safe-saga',
 } as const;
 
 const DEFAULT_DRAFT_TTL_MS = 24 * 60 * 60 * 1000;
 const DEFAULT_DELIVERY_TIMEOUT_MS = 14 * 24 * 60 * 60 * 1000;
-
-/** Statuses from which a cancellation is still a plain cancel (nothing has been shipped). */
-const CANCELLABLE: readonly OrderState['status'][] = ['draft', 'submitted', 'inventory_reserved', 'payment_captured'];
 
 class DeliveryTimedOut extends Error {}
 
@@ -63,8 +77,14 @@ class DeliveryTimedOut extends Error {}
  * One order, from draft to delivery. The draft is edited through updates; once submitted, the saga
  * reserves stock, takes payment, ships and confirms, then waits for the carrier. If anything fails or
  * the order is cancelled, the done steps are undone in reverse, in a scope no cancellation can cut short.
+ *
+ * The invariant: the workflow ends with its event log, the services' rows and so its read model
+ * agreeing, and with money and stock balanced: nothing is held unless the order was delivered, or an
+ * undo that could not be done is recorded for an operator (status compensation_failed).
  */
 export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderOutcome> {
+  // Histories recorded before this patch replay with the old behaviour (see PATCHES).
+  const cancelSafe = patched(PATCHES.cancelSafeSaga);
   const { orderId, customerId, currency } = input;
   const ledger = new OrderLedger(orderId, { correlationId: input.correlationId ?? workflowInfo().workflowId });
   const now = (): string => new Date().toISOString();
@@ -75,12 +95,13 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderOut
     notification: `confirmation-${orderId}`,
   };
 
-  let cancelReason: string | undefined;
+  /** Set once a cancel request is taken; from then on the order ends cancelled. */
+  let cancel: { reason: string; acceptedInStatus: OrderStatus } | undefined;
   let delivery: DeliveredInput | undefined;
   let forwardSteps: CancellationScope | undefined;
 
   // Decided before any handler is set: updates buffered since the start are validated against it.
-  const created = ledger.record({ type: 'CreateOrder', data: { orderId, customerId, currency, now: now() } });
+  const created = recordCreation();
 
   setHandler(getOrderQuery, () => ledger.state);
   setHandler(getSagaProgressQuery, () => sagaProgress(ledger.state));
@@ -121,18 +142,63 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderOut
     { validator: () => validateWith(() => ledger.check({ type: 'SubmitOrder', data: { now: now() } })) },
   );
 
-  setHandler(cancelOrderSignal, ({ reason } = {}) => {
-    if (!CANCELLABLE.includes(ledger.state.status)) {
-      log.warn('cancelOrder ignored: the order can no longer be cancelled', { status: ledger.state.status });
-      return;
-    }
-    cancelReason ??= reason?.trim() || 'customer_request';
-    forwardSteps?.cancel();
-  });
+  if (cancelSafe) {
+    setHandler(
+      cancelOrderUpdate,
+      (request) => {
+        takeCancel(request);
+        return orderSnapshot(ledger.state);
+      },
+      { validator: (request) => validateWith(() => checkCancel(request)) },
+    );
+    setHandler(cancelOrderSignal, (request) => {
+      try {
+        checkCancel(request);
+      } catch (err) {
+        log.warn('cancelOrder signal ignored', { status: ledger.state.status, reason: (err as Error).message });
+        return;
+      }
+      takeCancel(request);
+    });
+  } else {
+    setHandler(cancelOrderSignal, ({ reason } = {}) => {
+      if (whyNotCancellable(ledger.state.status) !== undefined || ledger.state.status === 'cancelled') {
+        log.warn('cancelOrder ignored: the order can no longer be cancelled', { status: ledger.state.status });
+        return;
+      }
+      cancel ??= { reason: reason?.trim() || 'customer_request', acceptedInStatus: ledger.state.status };
+      forwardSteps?.cancel();
+    });
+  }
 
   setHandler(orderDeliveredSignal, (input = {}) => {
     delivery ??= input;
   });
+
+  /** The domain's rule for a cancel request, against the order as it will stand. A taken cancel stays taken. */
+  function checkCancel(request: CancelOrderInput | undefined): void {
+    const reason = cancelReasonOf(request);
+    if (cancel !== undefined) {
+      decide({ type: 'CancelOrder', data: { reason, now: now(), acceptedInStatus: cancel.acceptedInStatus } }, ledger.state);
+      return;
+    }
+    ledger.check({ type: 'CancelOrder', data: { reason, now: now() } });
+  }
+
+  function takeCancel(request: CancelOrderInput | undefined): void {
+    cancel ??= { reason: cancelReasonOf(request), acceptedInStatus: ledger.state.status };
+    forwardSteps?.cancel();
+  }
+
+  function recordCreation(): Promise<OrderState> {
+    try {
+      return ledger.record({ type: 'CreateOrder', data: { orderId, customerId, currency, now: now() } });
+    } catch (err) {
+      // Input no order can be made of (from a start outside the API): fail at once, holding nothing.
+      if (cancelSafe && isDomainError(err)) throw ApplicationFailure.nonRetryable(err.message, err.code, err.toJSON());
+      throw err;
+    }
+  }
 
   async function recordForUpdate(command: OrderCommand): Promise<OrderState> {
     try {
@@ -142,20 +208,43 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderOut
     }
   }
 
+  /** A forward step's fact: once the service did it, it is recorded, whatever cancel lands meanwhile. */
+  function recordFact(command: OrderCommand): Promise<OrderState> {
+    return cancelSafe ? CancellationScope.nonCancellable(() => ledger.record(command)) : ledger.record(command);
+  }
+
   try {
-    await created;
-    await condition(() => ledger.state.status !== 'draft' || cancelReason !== undefined, input.draftTtlMs ?? DEFAULT_DRAFT_TTL_MS);
-    if (ledger.state.status === 'draft') {
-      await ledger.record({ type: 'CancelOrder', data: { reason: cancelReason ?? DRAFT_EXPIRED_REASON, now: now() } });
+    try {
+      await created;
+    } catch (err) {
+      if (cancelSafe && err instanceof AppendRefused) throw ApplicationFailure.nonRetryable(err.message, 'AppendRefused');
+      throw err;
+    }
+    const draftTtl = input.draftTtlMs ?? DEFAULT_DRAFT_TTL_MS;
+    if (cancelSafe) {
+      await condition(() => ledger.storedState.status !== 'draft' || cancel !== undefined, draftTtl);
+      // A submit taken just before the cancel or the expiry is stored first: the saga then unwinds it.
+      await ledger.settled();
+      if (ledger.storedState.status === 'draft') {
+        await closeDraft(cancel?.reason ?? DRAFT_EXPIRED_REASON);
+      } else if (ledger.storedState.status === 'submitted') {
+        await fulfil();
+      }
     } else {
-      await fulfil();
+      await condition(() => ledger.state.status !== 'draft' || cancel !== undefined, draftTtl);
+      if (ledger.state.status === 'draft') {
+        await ledger.record({ type: 'CancelOrder', data: { reason: cancel?.reason ?? DRAFT_EXPIRED_REASON, now: now() } });
+      } else {
+        await fulfil();
+      }
     }
   } catch (err) {
     if (!isCancellation(err)) throw err;
     // Cancelled from the Web UI or the CLI: record it, whatever the phase, before finishing.
     await CancellationScope.nonCancellable(async () => {
-      if (ledger.state.status === 'draft') {
-        await ledger.record({ type: 'CancelOrder', data: { reason: 'workflow_cancelled', now: now() } });
+      if (cancelSafe) await ledger.settled();
+      if ((cancelSafe ? ledger.storedState : ledger.state).status === 'draft') {
+        await closeDraft('workflow_cancelled');
       }
       await condition(allHandlersFinished);
       await ledger.published();
@@ -164,59 +253,79 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderOut
   }
   await condition(allHandlersFinished);
   await ledger.published();
-  return outcome(ledger.state);
+  return outcome(cancelSafe ? ledger.storedState : ledger.state);
+
+  async function closeDraft(reason: string): Promise<void> {
+    try {
+      await ledger.record({ type: 'CancelOrder', data: { reason, now: now() } });
+    } catch (err) {
+      // A refused append is logged by the ledger; the draft holds nothing, so there is nothing to undo.
+      if (!(cancelSafe && err instanceof AppendRefused)) throw err;
+    }
+  }
 
   /** The saga. Every compensation is registered before its step runs: a step that timed out may have half-happened. */
   async function fulfil(): Promise<void> {
     const compensations = new Compensations();
+    const steps = cancelSafe ? cancelSafeSteps : services;
     let step: FailedStep = 'inventory';
     try {
       forwardSteps = new CancellationScope();
+      // A cancel taken while the submit was being stored.
+      if (cancelSafe && cancel !== undefined) forwardSteps.cancel();
       await forwardSteps.run(async () => {
-        const { items, total } = submittedOrder(ledger.state);
+        const { items, total } = submittedOrder(held());
 
-        compensations.register('inventory', async (reason) => {
-          await services.compensation.releaseInventory({ reservationId: ids.reservation, reason });
+        startStep();
+        compensations.register('inventory', {
+          undo: (reason) => services.compensation.releaseInventory({ reservationId: ids.reservation, reason }),
           // Recorded whenever the order holds the reservation: a retried release that had already
           // succeeded reports released: false, yet the order must still record it.
-          if (ledger.state.reservationId === ids.reservation) {
+          record: async (reason) => {
+            if (held().reservationId !== ids.reservation) return;
             await ledger.record({ type: 'RecordInventoryReleased', data: { reservationId: ids.reservation, reason } });
-          }
+          },
         });
-        await services.inventory.reserveInventory({ reservationId: ids.reservation, orderId, items });
-        await ledger.record({ type: 'RecordInventoryReserved', data: { reservationId: ids.reservation } });
+        await steps.inventory.reserveInventory({ reservationId: ids.reservation, orderId, items });
+        await recordFact({ type: 'RecordInventoryReserved', data: { reservationId: ids.reservation } });
 
         step = 'payment';
-        compensations.register('payment', async (reason) => {
-          await services.compensation.refundPayment({ paymentId: ids.payment, reason });
-          if (ledger.state.paymentId === ids.payment) {
+        startStep();
+        compensations.register('payment', {
+          undo: (reason) => services.compensation.refundPayment({ paymentId: ids.payment, reason }),
+          record: async (reason) => {
+            if (held().paymentId !== ids.payment) return;
             await ledger.record({ type: 'RecordPaymentRefunded', data: { paymentId: ids.payment, amount: total, reason } });
-          }
+          },
         });
-        await services.payments.capturePayment({ paymentId: ids.payment, orderId, customerId, amount: total });
-        await ledger.record({ type: 'RecordPaymentCaptured', data: { paymentId: ids.payment, amount: total } });
+        await steps.payments.capturePayment({ paymentId: ids.payment, orderId, customerId, amount: total });
+        await recordFact({ type: 'RecordPaymentCaptured', data: { paymentId: ids.payment, amount: total } });
 
         step = 'shipment';
-        compensations.register('shipment', async (reason) => {
-          await services.compensation.cancelShipment({ shipmentId: ids.shipment, reason });
-          if (ledger.state.shipmentId === ids.shipment) {
+        startStep();
+        compensations.register('shipment', {
+          undo: (reason) => services.compensation.cancelShipment({ shipmentId: ids.shipment, reason }),
+          record: async (reason) => {
+            if (held().shipmentId !== ids.shipment) return;
             await ledger.record({ type: 'RecordShipmentCancelled', data: { shipmentId: ids.shipment, reason } });
-          }
+          },
         });
-        const shipment = await services.shipping.createShipment({ shipmentId: ids.shipment, orderId, customerId, items });
-        await ledger.record({ type: 'RecordShipmentCreated', data: shipment });
+        const shipment = await steps.shipping.createShipment({ shipmentId: ids.shipment, orderId, customerId, items });
+        await recordFact({ type: 'RecordShipmentCreated', data: shipment });
       });
       forwardSteps = undefined;
+      // Taken while the shipment was being created, which then finished: the cancel still holds.
+      if (cancelSafe && cancel !== undefined) throw new CancelledFailure('cancel request taken');
 
       // Shipped: from here on a cancel request is refused; only a lost delivery unwinds the order.
       step = 'confirmation';
-      const { total } = submittedOrder(ledger.state);
+      const { total } = submittedOrder(held());
       await services.notifications.sendOrderConfirmation({
         notificationId: ids.notification,
         orderId,
         customerId,
         total,
-        trackingNumber: ledger.state.trackingNumber ?? undefined,
+        trackingNumber: held().trackingNumber ?? undefined,
       });
       await ledger.record({ type: 'ConfirmOrder', data: { now: now() } });
 
@@ -235,22 +344,65 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderOut
       }
       await ledger.record({ type: 'MarkDelivered', data: { now: delivery?.deliveredAt ?? now() } });
     } catch (err) {
+      forwardSteps = undefined;
       const closing = closingCommand(err, step);
       log.info('order saga unwinding', { orderId, step, reason: closing.data.reason });
       await CancellationScope.nonCancellable(async () => {
-        await ledger.record(closing);
-        await compensations.runInReverse(closing.data.reason);
+        if (cancelSafe) {
+          await recordClosing(closing);
+          await compensations.runEach(closing.data.reason, undoFailed);
+        } else {
+          await ledger.record(closing);
+          await compensations.runInReverse(closing.data.reason);
+        }
       });
-      // A cancellation of the whole workflow (not the cancelOrder signal) ends it as cancelled.
-      if (isCancellation(err) && cancelReason === undefined) throw err;
+      // A cancellation of the whole workflow (not a cancel request) ends it as cancelled.
+      if (isCancellation(err) && cancel === undefined) throw err;
+    }
+  }
+
+  /** Once cancelled, no further step starts (so none needs undoing); the old code let the activity refuse. */
+  function startStep(): void {
+    if (cancelSafe && forwardSteps?.consideredCancelled) throw new CancelledFailure('cancelled before the step started');
+  }
+
+  /** The order as the store holds it (the old code read its decided view; replays keep that). */
+  function held(): OrderState {
+    return cancelSafe ? ledger.storedState : ledger.state;
+  }
+
+  async function recordClosing(closing: OrderCommand): Promise<void> {
+    try {
+      await ledger.record(closing);
+    } catch (err) {
+      // Stock and money come first: the undos still run, and the refusal is surfaced by the ledger.
+      log.error('the closing event could not be recorded; undoing the steps regardless', { closing: closing.type, err });
+    }
+  }
+
+  /** An undo that could not be done: recorded, so the order ends where an operator finds it. */
+  async function undoFailed(compensable: CompensableStep, err: unknown): Promise<void> {
+    const failure = findBusinessFailure(err);
+    const reason = reasonFrom(failure ? `${failure.type}: ${failure.message}` : (err as Error)?.message ?? String(err));
+    log.error('an undo could not be done; the order needs an operator', { orderId, step: compensable, reason });
+    const stillHeld = { inventory: held().reservationId, payment: held().paymentId, shipment: held().shipmentId }[compensable];
+    if (stillHeld === null) return;
+    try {
+      await ledger.record({ type: 'RecordCompensationFailed', data: { step: compensable, reason, now: now() } });
+    } catch (recordErr) {
+      log.error('the failed undo could not be recorded', { step: compensable, err: recordErr });
     }
   }
 
   function closingCommand(err: unknown, step: FailedStep): Extract<OrderCommand, { type: 'CancelOrder' | 'FailOrder' }> {
     const at = now();
+    const status = held().status;
+    if (cancelSafe && cancel !== undefined) {
+      return { type: 'CancelOrder', data: { reason: cancel.reason, now: at, acceptedInStatus: cancel.acceptedInStatus } };
+    }
     if (isCancellation(err)) {
-      const reason = cancelReason ?? 'workflow_cancelled';
-      return CANCELLABLE.includes(ledger.state.status)
+      const reason = cancel?.reason ?? 'workflow_cancelled';
+      return whyNotCancellable(status) === undefined
         ? { type: 'CancelOrder', data: { reason, now: at } }
         : { type: 'FailOrder', data: { reason, failedStep: step, now: at } };
     }
@@ -274,8 +426,7 @@ function outcome(state: OrderState): OrderOutcome {
   };
 }
 
-/** A reason that fits the domain's limits, from whatever text a failure carried. */
+/** A reason that fits the domain's rules, from whatever text a failure carried. */
 function reasonFrom(text: string): string {
-  const trimmed = text.replace(/\s+/g, ' ').trim() || 'unknown failure';
-  return trimmed.length > MAX_REASON_LENGTH ? `${trimmed.slice(0, MAX_REASON_LENGTH - 1)}…` : trimmed;
+  return toStorableText(text, MAX_REASON_LENGTH, 'unknown failure');
 }

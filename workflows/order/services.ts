@@ -1,4 +1,4 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
 import type {
   InventoryActivities,
   NotificationActivities,
@@ -18,6 +18,22 @@ const untilDone = {
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
 } as const;
+
+/**
+ * The forward steps as the cancel-safe saga calls them: a cancelled step is waited for until the
+ * service has really stopped or finished, so the workflow knows whether its side effect happened
+ * (a step that finished anyway is recorded, then undone).
+ */
+const waitForCancel = { ...forward, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED } as const;
+export const cancelSafeSteps = {
+  inventory: proxyActivities<Pick<InventoryActivities, 'reserveInventory'>>({ taskQueue: TASK_QUEUES.inventory, ...waitForCancel }),
+  payments: proxyActivities<Pick<PaymentActivities, 'capturePayment'>>({
+    taskQueue: TASK_QUEUES.payments,
+    ...waitForCancel,
+    heartbeatTimeout: '5s',
+  }),
+  shipping: proxyActivities<Pick<ShippingActivities, 'createShipment'>>({ taskQueue: TASK_QUEUES.shipping, ...waitForCancel }),
+};
 
 /** The services the saga calls, each on its own task queue. */
 export const services = {

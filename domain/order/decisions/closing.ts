@@ -1,19 +1,30 @@
 import { CannotCancelError, InvalidTransitionError } from '../../errors';
 import type { OrderCommandData } from '../commands';
 import { DRAFT_EXPIRED_REASON, type OrderEvent } from '../events';
-import type { OrderState, OrderStatus } from '../state';
+import { CANCELLABLE_STATUSES, type CancellableStatus, type OrderState, type OrderStatus } from '../state';
 import { checkFailedStep, checkReason, checkTimestamp } from '../validate';
 import { existingOrder } from './guards';
 
 /** Rules that end an order early: cancelling it and failing it. */
 
 // Once a shipment exists the goods are on their way, so the order can no longer simply be called off.
-const WHY_NOT_CANCELLABLE: Partial<Record<OrderStatus, string>> = {
+const WHY_NOT_CANCELLABLE: Record<Exclude<OrderStatus, CancellableStatus | 'cancelled'>, string> = {
+  none: 'it does not exist',
   shipment_created: 'it has already been handed to the carrier',
   confirmed: 'it is already confirmed',
   delivered: 'it has already been delivered',
   failed: 'it has already failed',
+  compensation_failed: 'it has already failed',
 };
+
+/**
+ * Why a cancel request would be refused now, or undefined when it would be taken (a cancelled order
+ * takes a repeated cancel as done). The workflow's cancel handlers and the closing decision share it.
+ */
+export function whyNotCancellable(status: OrderStatus): string | undefined {
+  if (status === 'cancelled' || CANCELLABLE_STATUSES.includes(status)) return undefined;
+  return WHY_NOT_CANCELLABLE[status as keyof typeof WHY_NOT_CANCELLABLE];
+}
 
 const FAILABLE: readonly OrderStatus[] = [
   'submitted',
@@ -26,9 +37,11 @@ const FAILABLE: readonly OrderStatus[] = [
 export function cancelOrder(command: OrderCommandData<'CancelOrder'>, state: OrderState): OrderEvent[] {
   const order = existingOrder(state);
   if (order.status === 'cancelled') return [];
-  const why = WHY_NOT_CANCELLABLE[order.status];
+  const { reason, now, acceptedInStatus } = command;
+  // A cancel taken while the shipment was being created still holds once it exists: the shipment is undone.
+  const judged = acceptedInStatus !== undefined && order.status === 'shipment_created' ? acceptedInStatus : order.status;
+  const why = whyNotCancellable(judged);
   if (why !== undefined) throw new CannotCancelError(order.orderId, order.status, why);
-  const { reason, now } = command;
   checkReason(reason);
   checkTimestamp('now', now);
   // The expiry timer can race a submit; an order that left the draft status has not expired.

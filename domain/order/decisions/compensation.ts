@@ -1,10 +1,10 @@
 import { assertMoney, assertSameCurrency, equals, format } from '../../money';
-import { AmountMismatchError, InvalidTransitionError } from '../../errors';
+import { AmountMismatchError, InvalidArgumentError, InvalidTransitionError } from '../../errors';
 import type { OrderCommandData } from '../commands';
 import type { OrderEvent } from '../events';
-import type { OrderState } from '../state';
-import type { CompensableStep } from '../steps';
-import { checkReason, checkReference } from '../validate';
+import { UNWINDING_STATUSES, type OrderState } from '../state';
+import { COMPENSABLE_STEPS, type CompensableStep } from '../steps';
+import { checkReason, checkReference, checkTimestamp } from '../validate';
 import { existingOrder, type ExistingOrder } from './guards';
 
 /*
@@ -75,4 +75,31 @@ export function recordShipmentCancelled(
   checkReason(reason);
   if (!mustCompensate(order, 'shipment', shipmentId, 'cancel the shipment')) return [];
   return [{ type: 'ShipmentCancelled', data: { orderId: order.orderId, shipmentId, reason } }];
+}
+
+/**
+ * An undo that cannot be done (the goods were delivered, the reservation was sold) is a fact too: the
+ * order records which step still holds something, so that an operator can find it and settle it.
+ */
+export function recordCompensationFailed(
+  command: OrderCommandData<'RecordCompensationFailed'>,
+  state: OrderState,
+): OrderEvent[] {
+  const order = existingOrder(state);
+  const { step, reason, now } = command;
+  if (!(COMPENSABLE_STEPS as readonly unknown[]).includes(step)) {
+    throw new InvalidArgumentError('step', `one of ${COMPENSABLE_STEPS.join(', ')}`);
+  }
+  checkReason(reason);
+  checkTimestamp('now', now);
+  if (order.unsettled.includes(step)) return [];
+  if (!UNWINDING_STATUSES.includes(order.status)) {
+    const why = `order ${order.orderId} is ${order.status}, and only an order being unwound has undos that can fail`;
+    throw new InvalidTransitionError(order.orderId, order.status, 'record a failed compensation', why);
+  }
+  if (order[HELD[step].field] === null) {
+    const why = `order ${order.orderId} holds no ${HELD[step].noun}`;
+    throw new InvalidTransitionError(order.orderId, order.status, 'record a failed compensation', why);
+  }
+  return [{ type: 'CompensationFailed', data: { orderId: order.orderId, step, reason, failedAt: now } }];
 }

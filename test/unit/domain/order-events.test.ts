@@ -30,6 +30,7 @@ describe('order events', () => {
       'OrderDelivered',
       'OrderCancelled',
       'OrderFailed',
+      'CompensationFailed',
     ]);
   });
 

@@ -123,6 +123,7 @@ describe('sagaProgress', () => {
       compensated: [],
       pending: ['inventory', 'payment', 'shipment', 'confirmation'],
       awaitingCompensation: [],
+      unsettled: [],
     });
   });
 
@@ -132,6 +133,7 @@ describe('sagaProgress', () => {
       compensated: [],
       pending: ['shipment', 'confirmation'],
       awaitingCompensation: [],
+      unsettled: [],
     });
     expect(sagaProgress(orderStateFrom(confirmed)).pending).toEqual([]);
     expect(sagaProgress(orderStateFrom(delivered)).done).toEqual(['inventory', 'payment', 'shipment', 'confirmation']);
@@ -143,6 +145,7 @@ describe('sagaProgress', () => {
       compensated: ['shipment'],
       pending: [],
       awaitingCompensation: ['payment', 'inventory'],
+      unsettled: [],
     });
   });
 
@@ -152,6 +155,6 @@ describe('sagaProgress', () => {
 
   it('shows a fully compensated order as clean', () => {
     const progress = sagaProgress(orderStateFrom([...captured, refunded(), released(), cancelled()]));
-    expect(progress).toEqual({ done: [], compensated: ['inventory', 'payment'], pending: [], awaitingCompensation: [] });
+    expect(progress).toEqual({ done: [], compensated: ['inventory', 'payment'], pending: [], awaitingCompensation: [], unsettled: [] });
   });
 });

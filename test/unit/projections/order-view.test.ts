@@ -50,6 +50,7 @@ describe('order_view rows', () => {
       failed_step: null,
       cancellation_reason: null,
       compensated_steps: [],
+      unsettled_steps: [],
       created_at: f.T0,
       submitted_at: f.T1,
       confirmed_at: f.T2,
