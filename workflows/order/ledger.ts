@@ -1,4 +1,4 @@
-import { ApplicationFailure, log, patched, proxyActivities, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, log, patched, proxyActivities, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
 import type { PublishingActivities } from '../../activities/publishing';
 import type { EventMetadata } from '../../eventstore/types';
 import type { OrderEventActivities } from '../../activities/order-events';
@@ -61,10 +61,19 @@ export class OrderLedger {
   /** Appends the store refused for good: each one is a bug, surfaced in logs and the OrderStatus search attribute. */
   readonly refused: AppendRefused[] = [];
 
+  /**
+   * The first version's view, kept for histories recorded before the cancel-safe-saga patch: decided
+   * at call time, moved before the append and never taken back (replays must repeat it exactly).
+   */
+  private legacyDecided: OrderState | undefined;
+
   constructor(
     private readonly orderId: string,
     private readonly metadata: EventMetadata,
-  ) {}
+    options: { legacy?: boolean } = {},
+  ) {
+    if (options.legacy) this.legacyDecided = initialOrderState;
+  }
 
   /** The order as the store holds it: the ground for every closing decision. */
   get storedState(): OrderState {
@@ -73,6 +82,7 @@ export class OrderLedger {
 
   /** The stored order with the commands still waiting to be appended applied (those that still apply). */
   get state(): OrderState {
+    if (this.legacyDecided) return this.legacyDecided;
     let state = this.stored;
     for (const { command } of this.pending) {
       try {
@@ -130,6 +140,7 @@ export class OrderLedger {
    * refused the events, or with the cancellation if the scope it was called in was cancelled.
    */
   record(command: OrderCommand): Promise<OrderState> {
+    if (this.legacyDecided) return this.recordAsFirstVersion(command, this.legacyDecided);
     this.check(command);
     const entry: Pending = { command };
     this.pending.push(entry);
@@ -140,23 +151,36 @@ export class OrderLedger {
     return run;
   }
 
-  private async append(command: OrderCommand): Promise<OrderState> {
-    const before = this.stored;
-    const events: OrderEvent[] = decide(command, before);
-    if (events.length === 0) return before;
-    const after = events.reduce(evolve, before);
+  private recordAsFirstVersion(command: OrderCommand, decided: OrderState): Promise<OrderState> {
+    const events = decide(command, decided);
+    const after = events.reduce(evolve, decided);
+    this.legacyDecided = after;
+    const run = this.tail.then(() => this.append(command, { before: decided, events, after }));
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  private async append(command: OrderCommand, decided?: { before: OrderState; events: OrderEvent[]; after: OrderState }): Promise<OrderState> {
+    const before = decided?.before ?? this.stored;
+    const events: OrderEvent[] = decided?.events ?? decide(command, before);
+    if (events.length === 0) return decided?.after ?? before;
+    const after = decided?.after ?? events.reduce(evolve, before);
     const withAppend = patched(PUBLISH_WITH_APPEND_PATCH) && this.queuedPublications === 0;
-    let appended: Awaited<ReturnType<typeof appendOrderEvents>>;
-    try {
-      appended = await appendOrderEvents({
+    const call = () =>
+      appendOrderEvents({
         orderId: this.orderId,
         expectedVersion: before.version,
         events,
         metadata: { ...this.metadata, causationId: command.type },
         ...(withAppend ? { publish: true } : {}),
       });
+    let appended: Awaited<ReturnType<typeof appendOrderEvents>>;
+    try {
+      // No cancel cuts an append short: a cancelled activity may still have written, and the ledger
+      // must know what the store holds. (The first version let it be cancelled; its replays do too.)
+      appended = await (this.legacyDecided ? call() : CancellationScope.nonCancellable(call));
     } catch (err) {
-      if (isRefusal(err)) throw this.refuse(command, err);
+      if (!this.legacyDecided && isRefusal(err)) throw this.refuse(command, err);
       throw err;
     }
     this.stored = after;

@@ -86,7 +86,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderOut
   // Histories recorded before this patch replay with the old behaviour (see PATCHES).
   const cancelSafe = patched(PATCHES.cancelSafeSaga);
   const { orderId, customerId, currency } = input;
-  const ledger = new OrderLedger(orderId, { correlationId: input.correlationId ?? workflowInfo().workflowId });
+  const ledger = new OrderLedger(orderId, { correlationId: input.correlationId ?? workflowInfo().workflowId }, { legacy: !cancelSafe });
   const now = (): string => new Date().toISOString();
   const ids = {
     reservation: `res-${orderId}`,
@@ -208,10 +208,6 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderOut
     }
   }
 
-  /** A forward step's fact: once the service did it, it is recorded, whatever cancel lands meanwhile. */
-  function recordFact(command: OrderCommand): Promise<OrderState> {
-    return cancelSafe ? CancellationScope.nonCancellable(() => ledger.record(command)) : ledger.record(command);
-  }
 
   try {
     try {
@@ -287,7 +283,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderOut
           },
         });
         await steps.inventory.reserveInventory({ reservationId: ids.reservation, orderId, items });
-        await recordFact({ type: 'RecordInventoryReserved', data: { reservationId: ids.reservation } });
+        await ledger.record({ type: 'RecordInventoryReserved', data: { reservationId: ids.reservation } });
 
         step = 'payment';
         startStep();
@@ -299,7 +295,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderOut
           },
         });
         await steps.payments.capturePayment({ paymentId: ids.payment, orderId, customerId, amount: total });
-        await recordFact({ type: 'RecordPaymentCaptured', data: { paymentId: ids.payment, amount: total } });
+        await ledger.record({ type: 'RecordPaymentCaptured', data: { paymentId: ids.payment, amount: total } });
 
         step = 'shipment';
         startStep();
@@ -311,7 +307,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderOut
           },
         });
         const shipment = await steps.shipping.createShipment({ shipmentId: ids.shipment, orderId, customerId, items });
-        await recordFact({ type: 'RecordShipmentCreated', data: shipment });
+        await ledger.record({ type: 'RecordShipmentCreated', data: shipment });
       });
       forwardSteps = undefined;
       // Taken while the shipment was being created, which then finished: the cancel still holds.
