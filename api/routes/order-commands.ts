@@ -168,7 +168,7 @@ export function orderCommandRoutes(app: FastifyInstance, orders: OrdersGateway):
       if (reason !== undefined) checkCancelReason(reason);
       const result = await orders.cancel(orderId, reason, idempotencyKey(request));
       if (!result.accepted) {
-        throw new HttpProblem(409, result.detail, { code: 'CANNOT_CANCEL', status: result.status });
+        throw new HttpProblem(409, result.detail, { code: 'CANNOT_CANCEL', orderStatus: result.status });
       }
       return reply.status(202).send({ orderId, accepted: true, status: result.status });
     },
