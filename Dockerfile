@@ -1,5 +1,6 @@
 # Image of the app's processes for docker-compose.yml; each service picks its entrypoint.
-FROM node:20-bookworm-slim
+# The Node major is the one of .nvmrc (test/unit/node-version.test.ts checks it).
+FROM node:24-bookworm-slim
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
