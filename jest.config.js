@@ -1,7 +1,7 @@
 // @ts-check
 /** @type {import('jest').Config['transform']} */
 const transform = { '^.+\\.ts$': ['@swc/jest', {}], '^.+\\.js$': ['@swc/jest', {}] };
-// Packages that ship only ES modules (plain Node 20 loads them with require(esm); jest does not).
+// Packages that ship only ES modules (plain Node loads them with require(esm); jest does not).
 const transformIgnorePatterns = ['/node_modules/(?!(content-disposition)/)'];
 
 // Unit tests touch no server. Integration tests share one real stack, so they run in band.

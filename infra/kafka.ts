@@ -1,5 +1,7 @@
 import { Kafka, Partitioners, logLevel, type KafkaConfig, type Producer, type SASLOptions } from 'kafkajs';
 import { config } from '../config';
+// Every Kafka client is built here: this fixes kafkajs's request queue for all of them (see the file).
+import './kafkajs-request-queue';
 
 function sasl(): SASLOptions | undefined {
   const env = config();

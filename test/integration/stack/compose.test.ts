@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { CONFIG_VARIABLES, parseConfig } from '../../../config';
@@ -60,6 +60,16 @@ describe('docker-compose.yml agrees with the native stack', () => {
       expect(parsed.TEMPORAL_ADDRESS.split(':')[1]).toBe(stack.TEMPORAL_PORT);
       expect(new URL(parsed.RABBITMQ_URL).port).toBe(stack.RABBITMQ_PORT);
       expect(parsed.KAFKA_BROKERS.map((b) => b.split(':')[1])).toEqual([stack.KAFKA_PORT]);
+    }
+  });
+
+  it('runs each app process from the compiled dist/ of a source file that npm run build compiles', () => {
+    const appServices = Object.entries(compose.services).filter(([, s]) => s.build !== undefined);
+    for (const [name, service] of appServices) {
+      const [bin, entry = ''] = service.command ?? [];
+      expect([name, bin]).toEqual([name, 'node']);
+      expect(entry).toMatch(/^dist\/(stack|workers|scripts|api)\/[\w/-]+\.js$/);
+      expect(existsSync(path.join(REPO_DIR, entry.replace(/^dist\//, '').replace(/\.js$/, '.ts')))).toBe(true);
     }
   });
 
