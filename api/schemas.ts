@@ -37,7 +37,11 @@ export const problemSchema = {
     status: { type: 'integer' },
     detail: { type: 'string' },
     code: { type: 'string' },
+    field: { type: 'string', description: 'The request field at fault (400).' },
+    orderStatus: { type: 'string', description: "The order's status, when it refused a command (409)." },
   },
+  // Problems carry extension members (RFC 9457), e.g. a rule's details.
+  additionalProperties: true,
 } as const;
 
 export const problemResponses = {
