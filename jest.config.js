@@ -26,7 +26,7 @@ module.exports = {
       // Provisions the test server and bundles the workflow code once per run.
       globalSetup: '<rootDir>/test/support/workflow-global-setup.ts',
       globalTeardown: '<rootDir>/test/support/workflow-global-teardown.ts',
-      setupFiles: ['<rootDir>/test/support/quiet-temporal.ts'],
+      setupFiles: ['<rootDir>/test/support/quiet-temporal-workflow.ts'],
     },
     {
       displayName: 'integration',
