@@ -235,6 +235,22 @@ export class CallLog {
     this.counts.clear();
   }
 
+  /**
+   * Resolves once no call is running. A workflow does not wait for an activity it cancels, so such
+   * a call may still run (until its next heartbeat learns of the cancellation) after the workflow ended.
+   */
+  async idle(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const running = this.calls.filter((c) => c.outcome === 'running');
+      if (running.length === 0) return;
+      if (Date.now() > deadline) {
+        throw new Error(`activity calls still running after ${timeoutMs} ms: ${running.map((c) => `${c.activity}#${c.call} of ${c.workflowId}`).join(', ')}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
   wrap<I extends unknown[], R>(activity: ActivityName, effect: (...input: I) => R | Promise<R>): (...input: I) => Promise<R> {
     return async (...input: I): Promise<R> => {
       const info = Context.current().info;
