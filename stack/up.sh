@@ -10,6 +10,8 @@ fi
 for service in postgres rabbitmq kafka temporal; do
   bash "$STACK_DIR/services/$service.sh" up
 done
+# Not a server: the jars and launcher of the time-skipping test server that the workflow tests start.
+bash "$STACK_DIR/services/temporal-test-server.sh" up
 
 # Things the servers need from us once they run: Kafka topics. Needs the Node dependencies.
 if [ ! -x "$REPO_DIR/node_modules/.bin/tsx" ]; then

@@ -1,0 +1,5 @@
+import { removeWorkflowBundle } from './workflow-global-setup';
+
+export default function workflowGlobalTeardown(): void {
+  removeWorkflowBundle();
+}
