@@ -15,7 +15,7 @@ export {
 } from './order/events';
 export type { OrderEvent, OrderEventType, OrderEventOf, OrderEventData } from './order/events';
 export type { OrderCommand, OrderCommandType, OrderCommandOf, OrderCommandData } from './order/commands';
-export { initialOrderState, evolve, orderStateFrom, TERMINAL_STATUSES } from './order/state';
+export { initialOrderState, evolve, orderStateFrom, ORDER_STATUSES, TERMINAL_STATUSES } from './order/state';
 export type { OrderState, OrderStatus } from './order/state';
 export { decide } from './order/decide';
 export { findLine, sortedLines, lineTotal, orderTotal } from './order/lines';

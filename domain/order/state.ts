@@ -3,18 +3,22 @@ import type { OrderEvent, OrderEventData } from './events';
 import { findLine, linesTotal, type OrderLine, type OrderLines } from './lines';
 import type { CompensableStep, FailedStep } from './steps';
 
-export type OrderStatus =
-  | 'none'
-  | 'draft'
-  | 'submitted'
-  | 'inventory_reserved'
-  | 'payment_captured'
-  | 'shipment_created'
-  | 'confirmed'
-  | 'delivered'
-  | 'compensating'
-  | 'cancelled'
-  | 'failed';
+/** Every status an order can be in ('none' is the state before the order exists); the type derives from it. */
+export const ORDER_STATUSES = [
+  'none',
+  'draft',
+  'submitted',
+  'inventory_reserved',
+  'payment_captured',
+  'shipment_created',
+  'confirmed',
+  'delivered',
+  'compensating',
+  'cancelled',
+  'failed',
+] as const;
+
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
 /** Statuses after which nothing more happens to the order, apart from finishing compensations. */
 export const TERMINAL_STATUSES: readonly OrderStatus[] = ['delivered', 'cancelled', 'failed'];
