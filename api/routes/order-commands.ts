@@ -3,23 +3,41 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { assertCanSee, principalOf, requireOperator } from '../auth';
 import { HttpProblem } from '../problem';
 import type { OrdersGateway } from '../orders-gateway';
-import { orderIdParam, orderSnapshot, problemResponses, sku } from '../schemas';
+import type { IdempotencyKeys } from '../idempotency';
+import {
+  AUTHENTICATED,
+  AcceptedSchema,
+  AddItemBody,
+  CancelBody,
+  CreateOrderBody,
+  DeliveryBody,
+  IdempotencyHeaders,
+  OrderIdParams,
+  OrderItemParams,
+  OrderSnapshotSchema,
+  WITH_BODY,
+  WITH_PATH,
+  jsonSchemaOf,
+  responses,
+} from '../schemas';
 
 interface IdParams {
   id: string;
 }
 
+const snapshot = { schema: OrderSnapshotSchema, description: 'The order as it stands after the command.' };
+const acceptedAnswer = { schema: AcceptedSchema, description: 'Taken; the order changes shortly.' };
+/** Errors of every command on an existing order. */
+const ORDER_COMMAND = [...AUTHENTICATED, ...WITH_PATH, ...WITH_BODY, 404, 409, 503] as const;
+
+/** The key as the header schema let it through (1 to 200 visible ASCII characters), if any. */
 const idempotencyKey = (request: FastifyRequest): string | undefined => {
   const value = request.headers['idempotency-key'];
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string' || !/^[\x21-\x7e]{1,200}$/.test(value)) {
-    throw new HttpProblem(400, 'Idempotency-Key must be 1 to 200 visible ASCII characters.');
-  }
-  return value;
+  return typeof value === 'string' ? value : undefined;
 };
 
 /** Commands: every change to an order goes through its Temporal workflow. */
-export function orderCommandRoutes(app: FastifyInstance, orders: OrdersGateway): void {
+export function orderCommandRoutes(app: FastifyInstance, orders: OrdersGateway, keys: IdempotencyKeys): void {
   /** Customers act on their own orders only; others' answer 404. */
   const ownOrder = async (request: FastifyRequest<{ Params: IdParams }>): Promise<string> => {
     const principal = principalOf(request);
@@ -28,27 +46,42 @@ export function orderCommandRoutes(app: FastifyInstance, orders: OrdersGateway):
     return orderId;
   };
 
-  app.post<{ Body: { customerId?: string; currency?: string } }>(
+  /** An order update's key: remembered per order (Temporal dedupes update ids per workflow). */
+  const updateKey = async (request: FastifyRequest, orderId: string): Promise<string | undefined> => {
+    const key = idempotencyKey(request);
+    if (key !== undefined) {
+      await keys.claim({
+        scope: 'order-update',
+        subject: orderId,
+        key,
+        method: request.method,
+        route: request.routeOptions.url ?? request.url,
+        request: { params: request.params, body: request.body ?? null },
+      });
+    }
+    return key;
+  };
+
+  app.post<{ Body: { customerId?: string; currency: string } | undefined }>(
     '/orders',
     {
       schema: {
         tags: ['orders'],
         summary: 'Start an order (a draft). Idempotency-Key makes retries return the same order.',
-        headers: { type: 'object', properties: { 'idempotency-key': { type: 'string' } } },
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            customerId: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,100}$', description: 'Operators only; customers order for themselves.' },
-            currency: { type: 'string', pattern: '^[A-Z]{3}$', default: 'USD' },
+        headers: jsonSchemaOf(IdempotencyHeaders),
+        body: jsonSchemaOf(CreateOrderBody),
+        response: responses(
+          {
+            200: { ...snapshot, description: 'The order this Idempotency-Key already made (the same request again).' },
+            201: { ...snapshot, description: 'The new order (a draft); Location names it.' },
           },
-        },
-        response: { 200: orderSnapshot, 201: orderSnapshot, ...problemResponses },
+          [...AUTHENTICATED, ...WITH_BODY, 403, 422, 503],
+        ),
       },
     },
     async (request, reply) => {
       const principal = principalOf(request);
-      const body = request.body ?? {};
+      const body = request.body ?? { currency: 'USD' };
       let customerId: string;
       if (principal.role === 'customer') {
         if (body.customerId && body.customerId !== principal.customerId) {
@@ -56,19 +89,20 @@ export function orderCommandRoutes(app: FastifyInstance, orders: OrdersGateway):
         }
         customerId = principal.customerId ?? '';
       } else {
-        if (!body.customerId) throw new HttpProblem(400, 'Operators must name the customerId.');
+        if (!body.customerId) throw new HttpProblem(422, 'Operators must name the customerId.', { code: 'CUSTOMER_REQUIRED' });
         customerId = body.customerId;
       }
-      const { created, snapshot } = await orders.start({
-        customerId,
-        currency: body.currency ?? 'USD',
-        idempotencyKey: idempotencyKey(request),
-        correlationId: request.id,
-      });
+      const currency = body.currency ?? 'USD';
+      const key = idempotencyKey(request);
+      // The order id derives from (customer, key): the key is unique per customer, whoever sends it.
+      if (key !== undefined) {
+        await keys.claim({ scope: 'order', subject: customerId, key, method: 'POST', route: '/orders', request: { customerId, currency } });
+      }
+      const { created, snapshot: order } = await orders.start({ customerId, currency, idempotencyKey: key, correlationId: request.id });
       return reply
         .status(created ? 201 : 200)
-        .header('location', `/orders/${snapshot.orderId}`)
-        .send(snapshot);
+        .header('location', `/orders/${order.orderId}`)
+        .send(order);
     },
   );
 
@@ -78,19 +112,15 @@ export function orderCommandRoutes(app: FastifyInstance, orders: OrdersGateway):
       schema: {
         tags: ['orders'],
         summary: 'Add units of a SKU to a draft (a Temporal update; rule violations answer 422).',
-        params: orderIdParam,
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['sku', 'quantity'],
-          properties: { sku, quantity: { type: 'integer', minimum: 1, maximum: 1000 } },
-        },
-        response: { 200: orderSnapshot, ...problemResponses },
+        params: jsonSchemaOf(OrderIdParams),
+        headers: jsonSchemaOf(IdempotencyHeaders),
+        body: jsonSchemaOf(AddItemBody),
+        response: responses({ 200: snapshot }, [...ORDER_COMMAND, 422]),
       },
     },
     async (request) => {
       const orderId = await ownOrder(request);
-      return orders.addItem(orderId, request.body, idempotencyKey(request));
+      return orders.addItem(orderId, request.body, await updateKey(request, orderId));
     },
   );
 
@@ -100,13 +130,14 @@ export function orderCommandRoutes(app: FastifyInstance, orders: OrdersGateway):
       schema: {
         tags: ['orders'],
         summary: 'Remove a SKU from a draft.',
-        params: { ...orderIdParam, required: ['id', 'sku'], properties: { ...orderIdParam.properties, sku } },
-        response: { 200: orderSnapshot, ...problemResponses },
+        params: jsonSchemaOf(OrderItemParams),
+        headers: jsonSchemaOf(IdempotencyHeaders),
+        response: responses({ 200: snapshot }, [...ORDER_COMMAND, 422]),
       },
     },
     async (request) => {
       const orderId = await ownOrder(request);
-      return orders.removeItem(orderId, request.params.sku, idempotencyKey(request));
+      return orders.removeItem(orderId, request.params.sku, await updateKey(request, orderId));
     },
   );
 
@@ -116,13 +147,14 @@ export function orderCommandRoutes(app: FastifyInstance, orders: OrdersGateway):
       schema: {
         tags: ['orders'],
         summary: 'Submit a draft: the saga starts. Answers with the validated order.',
-        params: orderIdParam,
-        response: { 200: orderSnapshot, ...problemResponses },
+        params: jsonSchemaOf(OrderIdParams),
+        headers: jsonSchemaOf(IdempotencyHeaders),
+        response: responses({ 200: snapshot }, [...ORDER_COMMAND, 422]),
       },
     },
     async (request) => {
       const orderId = await ownOrder(request);
-      return orders.submit(orderId, idempotencyKey(request));
+      return orders.submit(orderId, await updateKey(request, orderId));
     },
   );
 
@@ -132,13 +164,9 @@ export function orderCommandRoutes(app: FastifyInstance, orders: OrdersGateway):
       schema: {
         tags: ['orders'],
         summary: 'Cancel an order that has not shipped yet (a signal; compensation follows).',
-        params: orderIdParam,
-        body: {
-          type: ['object', 'null'],
-          additionalProperties: false,
-          properties: { reason: { type: 'string', minLength: 1, maxLength: 500 } },
-        },
-        response: { 202: { type: 'object', properties: { orderId: { type: 'string' }, accepted: { type: 'boolean' } } }, ...problemResponses },
+        params: jsonSchemaOf(OrderIdParams),
+        body: jsonSchemaOf(CancelBody),
+        response: responses({ 202: acceptedAnswer }, ORDER_COMMAND),
       },
     },
     async (request, reply) => {
@@ -151,23 +179,20 @@ export function orderCommandRoutes(app: FastifyInstance, orders: OrdersGateway):
     },
   );
 
-  app.post<{ Params: IdParams; Body: { deliveredAt?: string } | undefined }>(
+  app.post<{ Params: IdParams; Body: { deliveredAt?: string } | null | undefined }>(
     '/orders/:id/delivery',
     {
       schema: {
         tags: ['orders'],
         summary: "The carrier's delivery report (operators only; a signal).",
-        params: orderIdParam,
-        body: {
-          type: ['object', 'null'],
-          additionalProperties: false,
-          properties: { deliveredAt: { type: 'string', format: 'date-time' } },
-        },
-        response: { 202: { type: 'object', properties: { orderId: { type: 'string' }, accepted: { type: 'boolean' } } }, ...problemResponses },
+        params: jsonSchemaOf(OrderIdParams),
+        body: jsonSchemaOf(DeliveryBody),
+        response: responses({ 202: acceptedAnswer }, [...ORDER_COMMAND, 403]),
       },
     },
     async (request, reply) => {
       requireOperator(request);
+      // The schema admits only calendar-valid UTC times of years 0001-9999: Date takes every one of them.
       const deliveredAt = request.body?.deliveredAt ? new Date(request.body.deliveredAt).toISOString() : undefined;
       await orders.delivered(request.params.id, deliveredAt);
       return reply.status(202).send({ orderId: request.params.id, accepted: true });
