@@ -239,12 +239,14 @@ export { jsonSchemaOf };
 
 /** The public endpoints' documentation (infra/observability.ts serves them). */
 export const observabilitySchemas = {
-  live: { summary: 'Liveness: the process serves requests.', response: responses({ 200: { schema: LiveSchema, description: 'Alive.' } }, ALWAYS) },
+  live: { operationId: 'live', summary: 'Liveness: the process serves requests.', response: responses({ 200: { schema: LiveSchema, description: 'Alive.' } }, ALWAYS) },
   ready: {
+    operationId: 'ready',
     summary: 'Readiness: every dependency answers (503 problem+json naming those down, with every check).',
     response: responses({ 200: { schema: ReadySchema, description: 'Ready.' } }, [...ALWAYS, 503]),
   },
   metrics: {
+    operationId: 'metrics',
     summary: 'Prometheus metrics (text exposition format).',
     response: responses({ 200: { schema: z.string(), description: 'Metrics.', contentType: 'text/plain' } }, ALWAYS),
   },

@@ -89,13 +89,16 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     }),
   });
 
+  const notFound = notFoundOrNotAllowed(routes);
   app.setErrorHandler((err, request, reply) => {
+    // No route: whatever else is wrong with the request (say a QUERY without a body), the answer is 404 or 405.
+    if (request.is404) return notFound(request, reply);
     const { problem: body, headers, unexpected } = mapError(err);
     if (unexpected) request.log.error({ err }, 'request failed');
     else request.log.info({ status: body.status, detail: body.detail }, 'request refused');
     return sendProblem(reply, { ...body, instance: request.url }, headers);
   });
-  app.setNotFoundHandler(notFoundOrNotAllowed(routes));
+  app.setNotFoundHandler(notFound);
 
   const orders = new OrdersGateway(deps.temporal);
   observabilityRoutes(app, deps.readiness, undefined, observabilitySchemas);

@@ -31,6 +31,17 @@ const acceptedAnswer = { schema: AcceptedSchema, description: 'Taken; the order 
 const ORDER_COMMAND = [...AUTHENTICATED, ...WITH_PATH, ...WITH_BODY, 404, 409, 503] as const;
 
 /** The key as the header schema let it through (1 to 200 visible ASCII characters), if any. */
+/** From a new order to what can be done with it (schemathesis and client generators follow these). */
+const link = (operationId: string) => ({ operationId, parameters: { id: '$response.body#/orderId' } });
+const ORDER_LINKS = {
+  getOrder: link('getOrder'),
+  getOrderEvents: link('getOrderEvents'),
+  getOrderWorkflow: link('getOrderWorkflow'),
+  addItem: link('addItem'),
+  submitOrder: link('submitOrder'),
+  cancelOrder: link('cancelOrder'),
+};
+
 const idempotencyKey = (request: FastifyRequest): string | undefined => {
   const value = request.headers['idempotency-key'];
   return typeof value === 'string' ? value : undefined;
@@ -65,7 +76,9 @@ export function orderCommandRoutes(app: FastifyInstance, orders: OrdersGateway, 
   app.post<{ Body: { customerId?: string; currency: string } | undefined }>(
     '/orders',
     {
+      links: { 200: ORDER_LINKS, 201: ORDER_LINKS },
       schema: {
+        operationId: 'createOrder',
         tags: ['orders'],
         summary: 'Start an order (a draft). Idempotency-Key makes retries return the same order.',
         headers: jsonSchemaOf(IdempotencyHeaders),
@@ -110,6 +123,7 @@ export function orderCommandRoutes(app: FastifyInstance, orders: OrdersGateway, 
     '/orders/:id/items',
     {
       schema: {
+        operationId: 'addItem',
         tags: ['orders'],
         summary: 'Add units of a SKU to a draft (a Temporal update; rule violations answer 422).',
         params: jsonSchemaOf(OrderIdParams),
@@ -128,6 +142,7 @@ export function orderCommandRoutes(app: FastifyInstance, orders: OrdersGateway, 
     '/orders/:id/items/:sku',
     {
       schema: {
+        operationId: 'removeItem',
         tags: ['orders'],
         summary: 'Remove a SKU from a draft.',
         params: jsonSchemaOf(OrderItemParams),
@@ -145,6 +160,7 @@ export function orderCommandRoutes(app: FastifyInstance, orders: OrdersGateway, 
     '/orders/:id/submit',
     {
       schema: {
+        operationId: 'submitOrder',
         tags: ['orders'],
         summary: 'Submit a draft: the saga starts. Answers with the validated order.',
         params: jsonSchemaOf(OrderIdParams),
@@ -162,6 +178,7 @@ export function orderCommandRoutes(app: FastifyInstance, orders: OrdersGateway, 
     '/orders/:id/cancel',
     {
       schema: {
+        operationId: 'cancelOrder',
         tags: ['orders'],
         summary: 'Cancel an order that has not shipped yet (a signal; compensation follows).',
         params: jsonSchemaOf(OrderIdParams),
@@ -183,6 +200,7 @@ export function orderCommandRoutes(app: FastifyInstance, orders: OrdersGateway, 
     '/orders/:id/delivery',
     {
       schema: {
+        operationId: 'reportDelivery',
         tags: ['orders'],
         summary: "The carrier's delivery report (operators only; a signal).",
         params: jsonSchemaOf(OrderIdParams),

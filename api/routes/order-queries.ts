@@ -38,6 +38,7 @@ export function orderQueryRoutes(app: FastifyInstance, deps: { db: Knex; store: 
     '/orders/:id',
     {
       schema: {
+        operationId: 'getOrder',
         tags: ['orders'],
         summary: 'An order from the read model. minVersion (or If-None-Match with a version) waits for read-your-writes.',
         description:
@@ -78,6 +79,7 @@ export function orderQueryRoutes(app: FastifyInstance, deps: { db: Knex; store: 
     '/orders',
     {
       schema: {
+        operationId: 'listOrders',
         tags: ['orders'],
         summary: 'Orders, newest first, with keyset pagination (pass nextCursor back as cursor).',
         description: 'Customers see only their own orders; naming another customer answers 403.',
@@ -102,6 +104,7 @@ export function orderQueryRoutes(app: FastifyInstance, deps: { db: Knex; store: 
     '/orders/:id/events',
     {
       schema: {
+        operationId: 'getOrderEvents',
         tags: ['orders'],
         summary: "The order's event stream, from the event store (empty until the workflow records its first event).",
         params: jsonSchemaOf(OrderIdParams),
@@ -135,6 +138,7 @@ export function orderQueryRoutes(app: FastifyInstance, deps: { db: Knex; store: 
     '/orders/:id/workflow',
     {
       schema: {
+        operationId: 'getOrderWorkflow',
         tags: ['orders'],
         summary: 'Live state of the order workflow (Temporal queries).',
         params: jsonSchemaOf(OrderIdParams),
@@ -154,6 +158,7 @@ export function orderQueryRoutes(app: FastifyInstance, deps: { db: Knex; store: 
     '/analytics/daily-sales',
     {
       schema: {
+        operationId: 'dailySales',
         tags: ['analytics'],
         summary: 'Orders placed, confirmed, cancelled, revenue and refunds per day and currency (operators).',
         description: 'Days from `from` to `to`, both included; `from` after `to` is an empty range.',
@@ -172,6 +177,7 @@ export function orderQueryRoutes(app: FastifyInstance, deps: { db: Knex; store: 
     '/analytics/products/top',
     {
       schema: {
+        operationId: 'topProducts',
         tags: ['analytics'],
         summary: 'Best-selling products (operators).',
         querystring: jsonSchemaOf(TopProductsQuery),
