@@ -261,3 +261,11 @@ describe('idempotency fingerprints', () => {
     expect(print({ sku: 'A' }, '/orders/:id/items/:sku')).not.toEqual(print({ sku: 'A' }));
   });
 });
+
+describe('error mapping', () => {
+  it('answers text PostgreSQL cannot take (a NUL byte) with 400, not 500', async () => {
+    const { mapError } = await import('../../../api/errors');
+    const nul = Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), { code: '22021' });
+    expect(mapError(nul)).toMatchObject({ problem: { status: 400 }, unexpected: false });
+  });
+});
