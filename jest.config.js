@@ -2,7 +2,8 @@
 /** @type {import('jest').Config['transform']} */
 const transform = { '^.+\\.ts$': ['@swc/jest', {}], '^.+\\.js$': ['@swc/jest', {}] };
 // Packages that ship only ES modules (plain Node loads them with require(esm); jest does not).
-const transformIgnorePatterns = ['/node_modules/(?!(content-disposition)/)'];
+// cookie: light-my-request's, behind fastify.inject().
+const transformIgnorePatterns = ['/node_modules/(?!(content-disposition|cookie)/)'];
 
 // Unit tests touch no server; workflow tests start their own test server per file. Integration tests
 // share one real stack, so they run in band.
@@ -15,6 +16,7 @@ module.exports = {
       testEnvironment: 'node',
       transform,
       testMatch: ['<rootDir>/test/unit/**/*.test.ts'],
+      transformIgnorePatterns,
     },
     {
       // The real workflow on the time-skipping test server, activities replaced by doubles: no servers

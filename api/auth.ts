@@ -11,6 +11,8 @@ declare module 'fastify' {
 
 const isPublic = (request: FastifyRequest): boolean =>
   (request.routeOptions.config as { public?: boolean } | undefined)?.public === true ||
+  // No route: the answer is 404 or 405, which tell nothing /openapi.json does not.
+  request.is404 ||
   // The interactive docs (and their assets) are readable without a key; every call they make needs one.
   request.url === '/docs' ||
   request.url.startsWith('/docs/');

@@ -17,6 +17,9 @@ const STATE_CONFLICTS: ReadonlySet<string> = new Set<DomainErrorCode>([
   'ORDER_ALREADY_EXISTS',
 ]);
 
+// PostgreSQL refusing text the request carried: a NUL byte (22021) or a character it cannot store (22P05).
+const UNSTORABLE_TEXT = new Set(['22021', '22P05']);
+
 const UNAVAILABLE_GRPC = new Set([4 /* DEADLINE_EXCEEDED */, 14 /* UNAVAILABLE */]);
 const UNAVAILABLE_NET = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P03', '08006', '08001']);
 
@@ -80,6 +83,9 @@ export function mapError(err: unknown): MappedError {
   if (fastify) return fastify;
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string' && UNAVAILABLE_NET.has(code)) return dependencyDown('A dependency');
+  if (typeof code === 'string' && UNSTORABLE_TEXT.has(code)) {
+    return mapped(problem(400, 'The request holds text the database cannot take (such as a NUL character).'));
+  }
   if (err instanceof Error && /Knex: Timeout acquiring a connection/.test(err.message)) return dependencyDown('The database');
   return mapped(problem(500, 'Something went wrong on our side.'), {}, true);
 }

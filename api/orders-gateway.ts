@@ -7,6 +7,7 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { nameBasedUuid } from '../infra/ids';
 import { config } from '../config';
 import { TASK_QUEUES } from '../workflows/task-queues';
@@ -112,15 +113,34 @@ export class OrdersGateway {
 
   /**
    * The order's owner, from the workflow's search attributes (no worker needed); remembered, as it
-   * never changes, which spares the server a describe call on every command.
+   * never changes, which spares the server a describe call on every command. A workflow started
+   * without them (e.g. by `temporal workflow start`) has none until its first workflow task upserts
+   * them: its start input names the customer from the first moment, so that is read instead.
+   * Undefined only for a workflow that names no customer at all.
    */
   async ownerOf(orderId: string): Promise<string | undefined> {
     const known = this.owners.get(orderId);
     if (known !== undefined) return known;
     const description = await this.within(QUICK_MS, () => this.handle(orderId).describe());
-    const owner = description.typedSearchAttributes.get(CustomerIdKey);
+    const owner = description.typedSearchAttributes.get(CustomerIdKey) ?? (await this.ownerFromStartInput(orderId, description.runId));
     if (owner !== undefined) this.rememberOwner(orderId, owner);
     return owner;
+  }
+
+  /** The customerId of the workflow's input, from the first event of its history. */
+  private async ownerFromStartInput(orderId: string, runId: string): Promise<string | undefined> {
+    const { namespace, loadedDataConverter } = this.client.options;
+    const history = await this.within(QUICK_MS, () =>
+      this.client.workflowService.getWorkflowExecutionHistory({
+        namespace,
+        execution: { workflowId: orderWorkflowId(orderId), runId },
+        maximumPageSize: 1,
+      }),
+    );
+    const started = history.history?.events?.[0]?.workflowExecutionStartedEventAttributes;
+    if (!started?.input?.payloads?.length) return undefined;
+    const input = await decodeFromPayloadsAtIndex<Partial<OrderWorkflowInput> | null>(loadedDataConverter, 0, started.input.payloads);
+    return typeof input?.customerId === 'string' ? input.customerId : undefined;
   }
 
   state(orderId: string): Promise<OrderState> {

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { QueryResultRow } from 'pg';
 import { queryPrepared, type PreparedStatement } from '../infra/postgres';
+import { sortedLines, type OrderState } from '../domain';
 
 /** The read side of the API: queries over the projections' read models, nothing else. */
 
@@ -80,6 +81,35 @@ export function toOrderView(row: OrderViewRow): OrderView {
   };
 }
 
+/** The view of an order the read model does not hold yet, from the workflow's own state. */
+export function orderViewFromState(state: OrderState): OrderView {
+  const times = [state.createdAt, state.submittedAt, state.confirmedAt, state.deliveredAt, state.cancelledAt, state.failedAt].filter(
+    (t): t is string => t !== null,
+  );
+  return {
+    orderId: state.orderId ?? '',
+    customerId: state.customerId,
+    status: state.status,
+    version: state.version,
+    items: sortedLines(state.items),
+    total: state.total,
+    paymentId: state.paymentId,
+    shipmentId: state.shipmentId,
+    carrier: state.carrier,
+    trackingNumber: state.trackingNumber,
+    failure: state.failure,
+    cancellationReason: state.cancellationReason,
+    unsettledSteps: [...state.unsettled],
+    createdAt: state.createdAt,
+    submittedAt: state.submittedAt,
+    confirmedAt: state.confirmedAt,
+    deliveredAt: state.deliveredAt,
+    cancelledAt: state.cancelledAt,
+    failedAt: state.failedAt,
+    updatedAt: times.sort().at(-1) ?? new Date().toISOString(),
+  };
+}
+
 const FIND_ORDER: PreparedStatement = { name: 'api_find_order', text: 'SELECT * FROM order_view WHERE order_id = $1' };
 
 export async function findOrder(db: Knex, orderId: string): Promise<OrderViewRow | undefined> {
@@ -104,7 +134,7 @@ export interface OrderPage {
 /** Keyset pagination, newest first, by (created_at, order_id). The cursor is opaque to clients. */
 export async function listOrders(
   db: Knex,
-  filter: { customerId?: string; status?: string; limit: number; cursor?: { createdAt: string; orderId: string } },
+  filter: { customerId?: string; status?: string; limit: number; cursor?: Cursor },
 ): Promise<OrderPage> {
   const query = db('order_view').orderBy([
     { column: 'created_at', order: 'desc' },
@@ -112,27 +142,34 @@ export async function listOrders(
   ]);
   if (filter.customerId) query.where('customer_id', filter.customerId);
   if (filter.status) query.where('status', filter.status);
-  if (filter.cursor) query.whereRaw('(created_at, order_id) < (?::timestamptz, ?)', [filter.cursor.createdAt, filter.cursor.orderId]);
+  if (filter.cursor) {
+    query.whereRaw("(created_at, order_id) < (TIMESTAMPTZ 'epoch' + ?::bigint * INTERVAL '1 millisecond', ?)", [filter.cursor.createdAtMs, filter.cursor.orderId]);
+  }
   const rows = (await query.limit(filter.limit + 1)) as OrderViewRow[];
   const page = rows.slice(0, filter.limit);
   const last = page[page.length - 1];
-  const nextCursor =
-    rows.length > filter.limit && last?.created_at
-      ? Buffer.from(JSON.stringify({ createdAt: last.created_at.toISOString(), orderId: last.order_id })).toString('base64url')
-      : null;
+  const nextCursor = rows.length > filter.limit && last?.created_at ? encodeCursor({ createdAtMs: last.created_at.getTime(), orderId: last.order_id }) : null;
   return { orders: page.map(toOrderView), nextCursor };
 }
 
-export function decodeCursor(cursor: string): { createdAt: string; orderId: string } | undefined {
-  try {
-    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { createdAt?: unknown; orderId?: unknown };
-    if (typeof value.createdAt === 'string' && typeof value.orderId === 'string' && !Number.isNaN(Date.parse(value.createdAt))) {
-      return { createdAt: value.createdAt, orderId: value.orderId };
-    }
-  } catch {
-    // A malformed cursor is the client's mistake: answered with a 400 by the caller.
-  }
-  return undefined;
+/**
+ * A position in the listing, '<created_at in ms since the epoch>~<order id>' (api/schemas.ts
+ * CURSOR_PATTERN): readable rather than opaque, so that every cursor the document allows is a
+ * position the API can page from.
+ */
+export interface Cursor {
+  createdAtMs: number;
+  orderId: string;
+}
+
+export function encodeCursor(cursor: Cursor): string {
+  return `${cursor.createdAtMs}~${cursor.orderId}`;
+}
+
+/** Decodes a cursor that matched CURSOR_PATTERN. */
+export function decodeCursor(cursor: string): Cursor {
+  const split = cursor.indexOf('~');
+  return { createdAtMs: Number(cursor.slice(0, split)), orderId: cursor.slice(split + 1) };
 }
 
 export async function dailySales(db: Knex, from: string, to: string) {

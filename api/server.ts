@@ -9,11 +9,22 @@ import { config } from '../config';
 import type { PostgresEventStore } from '../eventstore';
 import { authenticate } from './auth';
 import { mapError } from './errors';
-import { problem, sendProblem } from './problem';
+import { sendProblem } from './problem';
+import { IdempotencyKeys } from './idempotency';
+import { RouteMethods, clientErrorHandler, frameworkErrors, notFoundOrNotAllowed } from './http-errors';
+import { installValidators, type CompiledSchemas } from './validation';
+import { observabilitySchemas } from './schemas';
 import { OrdersGateway } from './orders-gateway';
 import { observabilityRoutes, type ReadinessChecks } from '../infra/observability';
 import { orderCommandRoutes } from './routes/order-commands';
 import { orderQueryRoutes } from './routes/order-queries';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** What each route's validators were compiled from (the contract test compares it with /openapi.json). */
+    validatedSchemas: CompiledSchemas;
+  }
+}
 
 export interface ApiDependencies {
   db: Knex;
@@ -27,6 +38,7 @@ export interface ApiDependencies {
 /** Builds the HTTP API: commands through Temporal, queries from the read models. */
 export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> {
   const env = config();
+  const routes = new RouteMethods();
   const app = Fastify({
     logger: deps.logger ?? { level: env.LOG_LEVEL },
     bodyLimit: env.API_BODY_LIMIT_BYTES,
@@ -35,8 +47,13 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.-]{1,100}$/.test(given) ? given : randomUUID();
     },
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    // Order ids are up to 128 characters: longer segments are refused by the schema (400) up to this, then 414.
+    routerOptions: { maxParamLength: 256 },
+    frameworkErrors,
+    clientErrorHandler: clientErrorHandler(routes),
   });
+  routes.track(app);
+  app.decorate('validatedSchemas', installValidators(app));
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -44,14 +61,21 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
 
   await app.register(swagger, {
     openapi: {
-      openapi: '3.0.3',
-      info: { title: 'Orders-on-Temporal API', version: '1.0.0', description: 'Orders driven through Temporal; reads from projections. Errors are RFC 9457 problem+json.' },
+      // 3.1: its schemas are JSON Schema, the dialect the routes validate with (api/schemas.ts).
+      openapi: '3.1.0',
+      info: {
+        title: 'Orders-on-Temporal API',
+        version: '1.0.0',
+        description:
+          'Orders driven through Temporal; reads from projections. Every error is RFC 9457 application/problem+json. ' +
+          'Request bodies are typed JSON and never coerced ("2" is not a number); query parameters are text and are read as their documented type.',
+      },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
-  app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
+  app.get('/openapi.json', { config: { public: true, rateLimit: false }, schema: { hide: true } }, async () => app.swagger());
 
   app.addHook('onRequest', authenticate(deps.db));
   await app.register(rateLimit, {
@@ -65,17 +89,20 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     }),
   });
 
+  const notFound = notFoundOrNotAllowed(routes);
   app.setErrorHandler((err, request, reply) => {
+    // No route: whatever else is wrong with the request (say a QUERY without a body), the answer is 404 or 405.
+    if (request.is404) return notFound(request, reply);
     const { problem: body, headers, unexpected } = mapError(err);
     if (unexpected) request.log.error({ err }, 'request failed');
     else request.log.info({ status: body.status, detail: body.detail }, 'request refused');
     return sendProblem(reply, { ...body, instance: request.url }, headers);
   });
-  app.setNotFoundHandler((request, reply) => sendProblem(reply, { ...problem(404, `No route ${request.method} ${request.url.split('?')[0]}.`) }));
+  app.setNotFoundHandler(notFound);
 
   const orders = new OrdersGateway(deps.temporal);
-  observabilityRoutes(app, deps.readiness);
-  orderCommandRoutes(app, orders);
+  observabilityRoutes(app, deps.readiness, undefined, observabilitySchemas);
+  orderCommandRoutes(app, orders, new IdempotencyKeys(deps.db));
   orderQueryRoutes(app, { db: deps.db, store: deps.store, orders });
   return app;
 }

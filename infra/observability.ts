@@ -4,8 +4,24 @@ import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export type ReadinessChecks = Record<string, () => Promise<void>>;
 
-/** /health/live, /health/ready (each dependency checked, with a timeout) and Prometheus /metrics. */
-export function observabilityRoutes(app: FastifyInstance, readiness: ReadinessChecks, registry = new Registry()): Registry {
+/** Route schemas for the three endpoints, where a server publishes a document (the API does). */
+export interface ObservabilitySchemas {
+  live?: Record<string, unknown>;
+  ready?: Record<string, unknown>;
+  metrics?: Record<string, unknown>;
+}
+
+/**
+ * /health/live, /health/ready (each dependency checked, with a timeout) and Prometheus /metrics. They
+ * need no key and are not rate limited (probes and scrapers call them often, and must not be refused).
+ * Not ready is an RFC 9457 problem (503) that lists each check.
+ */
+export function observabilityRoutes(
+  app: FastifyInstance,
+  readiness: ReadinessChecks,
+  registry = new Registry(),
+  schemas: ObservabilitySchemas = {},
+): Registry {
   collectDefaultMetrics({ register: registry });
   const duration = new Histogram({
     name: 'http_request_duration_seconds',
@@ -21,11 +37,14 @@ export function observabilityRoutes(app: FastifyInstance, readiness: ReadinessCh
     );
   });
 
-  const publicRoute = { config: { public: true }, schema: { tags: ['health'], hide: false } };
+  const publicRoute = (schema: Record<string, unknown> | undefined) => ({
+    config: { public: true, rateLimit: false },
+    schema: { tags: ['health'], security: [], ...schema },
+  });
 
-  app.get('/health/live', publicRoute, async () => ({ status: 'ok' }));
+  app.get('/health/live', publicRoute(schemas.live), async () => ({ status: 'ok' }));
 
-  app.get('/health/ready', publicRoute, async (_request, reply) => {
+  app.get('/health/ready', publicRoute(schemas.ready), async (_request, reply) => {
     const results = await Promise.all(
       Object.entries(readiness).map(async ([name, check]) => {
         try {
@@ -37,12 +56,16 @@ export function observabilityRoutes(app: FastifyInstance, readiness: ReadinessCh
       }),
     );
     const checks = Object.fromEntries(results);
-    const ready = results.every(([, r]) => r.status === 'up');
-    if (!ready) reply.status(503).header('retry-after', '5');
-    return { status: ready ? 'ready' : 'not ready', checks };
+    const down = results.filter(([, r]) => r.status !== 'up').map(([name]) => name);
+    if (down.length === 0) return { status: 'ready', checks };
+    return reply
+      .status(503)
+      .header('retry-after', '5')
+      .type('application/problem+json')
+      .send({ type: 'about:blank', title: 'Service Unavailable', status: 503, detail: `Not ready: ${down.join(', ')} down.`, checks });
   });
 
-  app.get('/metrics', publicRoute, async (_request, reply) => {
+  app.get('/metrics', publicRoute(schemas.metrics), async (_request, reply) => {
     reply.type(registry.contentType);
     return registry.metrics();
   });

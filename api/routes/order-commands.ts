@@ -2,35 +2,54 @@ import type {} from '@fastify/swagger';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { assertCanSee, principalOf, requireOperator } from '../auth';
 import { HttpProblem } from '../problem';
-import { MAX_REASON_LENGTH, checkReason, isDomainError } from '../../domain';
 import type { OrdersGateway } from '../orders-gateway';
-import { orderIdParam, orderSnapshot, problemResponses, sku } from '../schemas';
+import type { IdempotencyKeys } from '../idempotency';
+import {
+  AUTHENTICATED,
+  AcceptedSchema,
+  AddItemBody,
+  CancelAcceptedSchema,
+  CancelBody,
+  CreateOrderBody,
+  DeliveryBody,
+  IdempotencyHeaders,
+  OrderIdParams,
+  OrderItemParams,
+  OrderSnapshotSchema,
+  WITH_BODY,
+  WITH_PATH,
+  jsonSchemaOf,
+  responses,
+} from '../schemas';
 
 interface IdParams {
   id: string;
 }
 
-const idempotencyKey = (request: FastifyRequest): string | undefined => {
-  const value = request.headers['idempotency-key'];
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string' || !/^[\x21-\x7e]{1,200}$/.test(value)) {
-    throw new HttpProblem(400, 'Idempotency-Key must be 1 to 200 visible ASCII characters.');
-  }
-  return value;
+const snapshot = { schema: OrderSnapshotSchema, description: 'The order as it stands after the command.' };
+const acceptedAnswer = { schema: AcceptedSchema, description: 'Taken; the order changes shortly.' };
+/** Errors of every command on an existing order. */
+const ORDER_COMMAND = [...AUTHENTICATED, ...WITH_PATH, ...WITH_BODY, 404, 409, 503] as const;
+
+/** The key as the header schema let it through (1 to 200 visible ASCII characters), if any. */
+/** From a new order to what can be done with it (schemathesis and client generators follow these). */
+const link = (operationId: string) => ({ operationId, parameters: { id: '$response.body#/orderId' } });
+const ORDER_LINKS = {
+  getOrder: link('getOrder'),
+  getOrderEvents: link('getOrderEvents'),
+  getOrderWorkflow: link('getOrderWorkflow'),
+  addItem: link('addItem'),
+  submitOrder: link('submitOrder'),
+  cancelOrder: link('cancelOrder'),
 };
 
-/** A cancel reason as the workflow will record it (trimmed), checked by the domain's rule: else a 400 naming the field. */
-function checkCancelReason(reason: string): void {
-  try {
-    checkReason(reason.trim());
-  } catch (err) {
-    if (isDomainError(err)) throw new HttpProblem(400, err.message, { code: err.code, field: 'reason' });
-    throw err;
-  }
-}
+const idempotencyKey = (request: FastifyRequest): string | undefined => {
+  const value = request.headers['idempotency-key'];
+  return typeof value === 'string' ? value : undefined;
+};
 
 /** Commands: every change to an order goes through its Temporal workflow. */
-export function orderCommandRoutes(app: FastifyInstance, orders: OrdersGateway): void {
+export function orderCommandRoutes(app: FastifyInstance, orders: OrdersGateway, keys: IdempotencyKeys): void {
   /** Customers act on their own orders only; others' answer 404. */
   const ownOrder = async (request: FastifyRequest<{ Params: IdParams }>): Promise<string> => {
     const principal = principalOf(request);
@@ -39,27 +58,44 @@ export function orderCommandRoutes(app: FastifyInstance, orders: OrdersGateway):
     return orderId;
   };
 
-  app.post<{ Body: { customerId?: string; currency?: string } }>(
+  /** An order update's key: remembered per order (Temporal dedupes update ids per workflow). */
+  const updateKey = async (request: FastifyRequest, orderId: string): Promise<string | undefined> => {
+    const key = idempotencyKey(request);
+    if (key !== undefined) {
+      await keys.claim({
+        scope: 'order-update',
+        subject: orderId,
+        key,
+        method: request.method,
+        route: request.routeOptions.url ?? request.url,
+        request: { params: request.params, body: request.body ?? null },
+      });
+    }
+    return key;
+  };
+
+  app.post<{ Body: { customerId?: string; currency: string } | undefined }>(
     '/orders',
     {
+      links: { 200: ORDER_LINKS, 201: ORDER_LINKS },
       schema: {
+        operationId: 'createOrder',
         tags: ['orders'],
         summary: 'Start an order (a draft). Idempotency-Key makes retries return the same order.',
-        headers: { type: 'object', properties: { 'idempotency-key': { type: 'string' } } },
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            customerId: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,100}$', description: 'Operators only; customers order for themselves.' },
-            currency: { type: 'string', pattern: '^[A-Z]{3}$', default: 'USD' },
+        headers: jsonSchemaOf(IdempotencyHeaders),
+        body: jsonSchemaOf(CreateOrderBody),
+        response: responses(
+          {
+            200: { ...snapshot, description: 'The order this Idempotency-Key already made (the same request again).' },
+            201: { ...snapshot, description: 'The new order (a draft); Location names it.' },
           },
-        },
-        response: { 200: orderSnapshot, 201: orderSnapshot, ...problemResponses },
+          [...AUTHENTICATED, ...WITH_BODY, 403, 422, 503],
+        ),
       },
     },
     async (request, reply) => {
       const principal = principalOf(request);
-      const body = request.body ?? {};
+      const body = request.body ?? { currency: 'USD' };
       let customerId: string;
       if (principal.role === 'customer') {
         if (body.customerId && body.customerId !== principal.customerId) {
@@ -67,19 +103,20 @@ export function orderCommandRoutes(app: FastifyInstance, orders: OrdersGateway):
         }
         customerId = principal.customerId ?? '';
       } else {
-        if (!body.customerId) throw new HttpProblem(400, 'Operators must name the customerId.');
+        if (!body.customerId) throw new HttpProblem(422, 'Operators must name the customerId.', { code: 'CUSTOMER_REQUIRED' });
         customerId = body.customerId;
       }
-      const { created, snapshot } = await orders.start({
-        customerId,
-        currency: body.currency ?? 'USD',
-        idempotencyKey: idempotencyKey(request),
-        correlationId: request.id,
-      });
+      const currency = body.currency ?? 'USD';
+      const key = idempotencyKey(request);
+      // The order id derives from (customer, key): the key is unique per customer, whoever sends it.
+      if (key !== undefined) {
+        await keys.claim({ scope: 'order', subject: customerId, key, method: 'POST', route: '/orders', request: { customerId, currency } });
+      }
+      const { created, snapshot: order } = await orders.start({ customerId, currency, idempotencyKey: key, correlationId: request.id });
       return reply
         .status(created ? 201 : 200)
-        .header('location', `/orders/${snapshot.orderId}`)
-        .send(snapshot);
+        .header('location', `/orders/${order.orderId}`)
+        .send(order);
     },
   );
 
@@ -87,21 +124,18 @@ export function orderCommandRoutes(app: FastifyInstance, orders: OrdersGateway):
     '/orders/:id/items',
     {
       schema: {
+        operationId: 'addItem',
         tags: ['orders'],
         summary: 'Add units of a SKU to a draft (a Temporal update; rule violations answer 422).',
-        params: orderIdParam,
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['sku', 'quantity'],
-          properties: { sku, quantity: { type: 'integer', minimum: 1, maximum: 1000 } },
-        },
-        response: { 200: orderSnapshot, ...problemResponses },
+        params: jsonSchemaOf(OrderIdParams),
+        headers: jsonSchemaOf(IdempotencyHeaders),
+        body: jsonSchemaOf(AddItemBody),
+        response: responses({ 200: snapshot }, [...ORDER_COMMAND, 422]),
       },
     },
     async (request) => {
       const orderId = await ownOrder(request);
-      return orders.addItem(orderId, request.body, idempotencyKey(request));
+      return orders.addItem(orderId, request.body, await updateKey(request, orderId));
     },
   );
 
@@ -109,15 +143,17 @@ export function orderCommandRoutes(app: FastifyInstance, orders: OrdersGateway):
     '/orders/:id/items/:sku',
     {
       schema: {
+        operationId: 'removeItem',
         tags: ['orders'],
         summary: 'Remove a SKU from a draft.',
-        params: { ...orderIdParam, required: ['id', 'sku'], properties: { ...orderIdParam.properties, sku } },
-        response: { 200: orderSnapshot, ...problemResponses },
+        params: jsonSchemaOf(OrderItemParams),
+        headers: jsonSchemaOf(IdempotencyHeaders),
+        response: responses({ 200: snapshot }, [...ORDER_COMMAND, 422]),
       },
     },
     async (request) => {
       const orderId = await ownOrder(request);
-      return orders.removeItem(orderId, request.params.sku, idempotencyKey(request));
+      return orders.removeItem(orderId, request.params.sku, await updateKey(request, orderId));
     },
   );
 
@@ -125,15 +161,17 @@ export function orderCommandRoutes(app: FastifyInstance, orders: OrdersGateway):
     '/orders/:id/submit',
     {
       schema: {
+        operationId: 'submitOrder',
         tags: ['orders'],
         summary: 'Submit a draft: the saga starts. Answers with the validated order.',
-        params: orderIdParam,
-        response: { 200: orderSnapshot, ...problemResponses },
+        params: jsonSchemaOf(OrderIdParams),
+        headers: jsonSchemaOf(IdempotencyHeaders),
+        response: responses({ 200: snapshot }, [...ORDER_COMMAND, 422]),
       },
     },
     async (request) => {
       const orderId = await ownOrder(request);
-      return orders.submit(orderId, idempotencyKey(request));
+      return orders.submit(orderId, await updateKey(request, orderId));
     },
   );
 
@@ -141,32 +179,20 @@ export function orderCommandRoutes(app: FastifyInstance, orders: OrdersGateway):
     '/orders/:id/cancel',
     {
       schema: {
+        operationId: 'cancelOrder',
         tags: ['orders'],
         summary:
           'Cancel an order that has not shipped yet (a Temporal update): 202 once the workflow has taken the cancel ' +
-          '(compensation follows), 409 with the current status when it can no longer be cancelled.',
-        params: orderIdParam,
-        body: {
-          type: ['object', 'null'],
-          additionalProperties: false,
-          properties: { reason: { type: 'string', minLength: 1, maxLength: MAX_REASON_LENGTH } },
-        },
-        response: {
-          202: {
-            type: 'object',
-            required: ['orderId', 'accepted', 'status'],
-            properties: { orderId: { type: 'string' }, accepted: { type: 'boolean' }, status: { type: 'string' } },
-          },
-          ...problemResponses,
-        },
+          '(compensation follows), 409 with the order\'s status (orderStatus) when it can no longer be cancelled.',
+        params: jsonSchemaOf(OrderIdParams),
+        body: jsonSchemaOf(CancelBody),
+        response: responses({ 202: { schema: CancelAcceptedSchema, description: 'Taken: the order ends cancelled.' } }, ORDER_COMMAND),
       },
     },
     async (request, reply) => {
       const orderId = await ownOrder(request);
-      const reason = request.body?.reason;
-      // The domain's rule for a reason, so that text Postgres could not store is a 400 naming the field.
-      if (reason !== undefined) checkCancelReason(reason);
-      const result = await orders.cancel(orderId, reason, idempotencyKey(request));
+      // The body schema is the domain's rule for a reason: text Postgres could not store is already a 400.
+      const result = await orders.cancel(orderId, request.body?.reason, idempotencyKey(request));
       if (!result.accepted) {
         throw new HttpProblem(409, result.detail, { code: 'CANNOT_CANCEL', orderStatus: result.status });
       }
@@ -174,23 +200,21 @@ export function orderCommandRoutes(app: FastifyInstance, orders: OrdersGateway):
     },
   );
 
-  app.post<{ Params: IdParams; Body: { deliveredAt?: string } | undefined }>(
+  app.post<{ Params: IdParams; Body: { deliveredAt?: string } | null | undefined }>(
     '/orders/:id/delivery',
     {
       schema: {
+        operationId: 'reportDelivery',
         tags: ['orders'],
         summary: "The carrier's delivery report (operators only; a signal).",
-        params: orderIdParam,
-        body: {
-          type: ['object', 'null'],
-          additionalProperties: false,
-          properties: { deliveredAt: { type: 'string', format: 'date-time' } },
-        },
-        response: { 202: { type: 'object', properties: { orderId: { type: 'string' }, accepted: { type: 'boolean' } } }, ...problemResponses },
+        params: jsonSchemaOf(OrderIdParams),
+        body: jsonSchemaOf(DeliveryBody),
+        response: responses({ 202: acceptedAnswer }, [...ORDER_COMMAND, 403]),
       },
     },
     async (request, reply) => {
       requireOperator(request);
+      // The schema admits only calendar-valid UTC times of years 0001-9999: Date takes every one of them.
       const deliveredAt = request.body?.deliveredAt ? new Date(request.body.deliveredAt).toISOString() : undefined;
       await orders.delivered(request.params.id, deliveredAt);
       return reply.status(202).send({ orderId: request.params.id, accepted: true });

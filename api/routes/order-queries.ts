@@ -1,20 +1,34 @@
 import type {} from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
 import type { Knex } from 'knex';
-import { ORDER_STATUSES, orderStreamId } from '../../domain';
+import { z } from 'zod';
+import { orderStreamId } from '../../domain';
 import type { PostgresEventStore } from '../../eventstore';
 import { config } from '../../config';
 import { assertCanSee, principalOf, requireOperator } from '../auth';
-import { HttpProblem, notFound } from '../problem';
+import { HttpProblem } from '../problem';
 import type { OrdersGateway } from '../orders-gateway';
-import { dailySales, decodeCursor, findOrderAtLeast, listOrders, toOrderView, topProducts } from '../read-models';
-import { orderIdParam, orderView, problemResponses } from '../schemas';
+import { dailySales, decodeCursor, findOrderAtLeast, listOrders, orderViewFromState, toOrderView, topProducts } from '../read-models';
+import {
+  AUTHENTICATED,
+  DailySalesQuery,
+  DailySalesSchema,
+  GetOrderQuery,
+  ListOrdersQuery,
+  OrderEventSchema,
+  OrderIdParams,
+  OrderPageSchema,
+  OrderViewSchema,
+  TopProductsQuery,
+  TopProductsSchema,
+  WITH_PATH,
+  WorkflowStateSchema,
+  jsonSchemaOf,
+  responses,
+} from '../schemas';
 
-const nullableCursor = { type: ['string', 'null'] } as const;
-
-const LISTED_STATUSES = ORDER_STATUSES.filter((status) => status !== 'none');
-
-const date = { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' } as const;
+/** Errors of every read of one order. */
+const ORDER_READ = [...AUTHENTICATED, ...WITH_PATH, 404, 503] as const;
 
 /** Queries: read models for orders and analytics, the event store for history, Temporal for live state. */
 export function orderQueryRoutes(app: FastifyInstance, deps: { db: Knex; store: PostgresEventStore; orders: OrdersGateway }): void {
@@ -24,19 +38,35 @@ export function orderQueryRoutes(app: FastifyInstance, deps: { db: Knex; store: 
     '/orders/:id',
     {
       schema: {
+        operationId: 'getOrder',
         tags: ['orders'],
         summary: 'An order from the read model. minVersion (or If-None-Match with a version) waits for read-your-writes.',
-        params: orderIdParam,
-        querystring: { type: 'object', additionalProperties: false, properties: { minVersion: { type: 'integer', minimum: 1 } } },
-        response: { 200: orderView, ...problemResponses },
+        description:
+          'An order the read model does not hold yet (just created) answers from the order workflow instead. ' +
+          'X-Read-Model-Stale: true says the read model had not reached minVersion within the wait.',
+        params: jsonSchemaOf(OrderIdParams),
+        querystring: jsonSchemaOf(GetOrderQuery),
+        response: responses({ 200: { schema: OrderViewSchema, description: 'The order.' } }, [...ORDER_READ, 400]),
       },
     },
     async (request, reply) => {
       const principal = principalOf(request);
-      const etagVersion = /^"?v(\d+)"?$/.exec(String(request.headers['if-none-match'] ?? ''))?.[1];
+      const orderId = request.params.id;
+      const etagVersion = /^"?v(\d{1,15})"?$/.exec(String(request.headers['if-none-match'] ?? ''))?.[1];
       const minVersion = request.query.minVersion ?? (etagVersion ? Number(etagVersion) : 0);
-      const row = await findOrderAtLeast(db, request.params.id, minVersion, minVersion > 0 ? config().API_READ_YOUR_WRITES_WAIT_MS : 0);
-      if (!row) throw notFound('Order');
+      const waitMs = config().API_READ_YOUR_WRITES_WAIT_MS;
+      let row = await findOrderAtLeast(db, orderId, minVersion, minVersion > 0 ? waitMs : 0);
+      if (!row) {
+        // Not projected yet, or no such order: Temporal knows which (and the owner) at once.
+        const owner = await orders.ownerOf(orderId);
+        assertCanSee(principal, owner);
+        row = await findOrderAtLeast(db, orderId, Math.max(minVersion, 1), waitMs);
+        if (!row) {
+          const view = orderViewFromState(await orders.state(orderId));
+          reply.header('etag', `"v${view.version}"`).header('x-read-model-stale', 'true');
+          return view;
+        }
+      }
       assertCanSee(principal, row.customer_id);
       const view = toOrderView(row);
       reply.header('etag', `"v${view.version}"`);
@@ -45,38 +75,27 @@ export function orderQueryRoutes(app: FastifyInstance, deps: { db: Knex; store: 
     },
   );
 
-  app.get<{ Querystring: { customerId?: string; status?: string; limit?: number; cursor?: string } }>(
+  app.get<{ Querystring: z.output<typeof ListOrdersQuery> }>(
     '/orders',
     {
       schema: {
+        operationId: 'listOrders',
         tags: ['orders'],
         summary: 'Orders, newest first, with keyset pagination (pass nextCursor back as cursor).',
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            customerId: { type: 'string', maxLength: 100 },
-            status: { type: 'string', enum: LISTED_STATUSES },
-            limit: { type: 'integer', minimum: 1, maximum: 100, default: 20 },
-            cursor: { type: 'string', maxLength: 500 },
-          },
-        },
-        response: {
-          200: { type: 'object', properties: { orders: { type: 'array', items: orderView }, nextCursor: nullableCursor } },
-          ...problemResponses,
-        },
+        description: 'Customers see only their own orders; naming another customer answers 403.',
+        querystring: jsonSchemaOf(ListOrdersQuery),
+        response: responses({ 200: { schema: OrderPageSchema, description: 'A page of orders.' } }, [...AUTHENTICATED, 400, 403, 503]),
       },
     },
     async (request) => {
       const principal = principalOf(request);
-      const { status, limit = 20 } = request.query;
+      const { status, limit } = request.query;
       let customerId = request.query.customerId;
       if (principal.role === 'customer') {
         if (customerId && customerId !== principal.customerId) throw new HttpProblem(403, 'Customers can only list their own orders.');
         customerId = principal.customerId ?? undefined;
       }
       const cursor = request.query.cursor !== undefined ? decodeCursor(request.query.cursor) : undefined;
-      if (request.query.cursor !== undefined && !cursor) throw new HttpProblem(400, 'The cursor is not one this API issued.');
       return listOrders(db, { customerId, status, limit, cursor });
     },
   );
@@ -84,12 +103,22 @@ export function orderQueryRoutes(app: FastifyInstance, deps: { db: Knex; store: 
   app.get<{ Params: { id: string } }>(
     '/orders/:id/events',
     {
-      schema: { tags: ['orders'], summary: "The order's event stream, from the event store.", params: orderIdParam, response: problemResponses },
+      schema: {
+        operationId: 'getOrderEvents',
+        tags: ['orders'],
+        summary: "The order's event stream, from the event store (empty until the workflow records its first event).",
+        params: jsonSchemaOf(OrderIdParams),
+        response: responses({ 200: { schema: z.array(OrderEventSchema), description: 'The events, oldest first.' } }, ORDER_READ),
+      },
     },
     async (request) => {
       const principal = principalOf(request);
       const events = await store.readStream(orderStreamId(request.params.id));
-      if (events.length === 0) throw notFound('Order');
+      if (events.length === 0) {
+        // Started but not recorded yet, or no such order: Temporal knows which.
+        assertCanSee(principal, await orders.ownerOf(request.params.id));
+        return [];
+      }
       const created = events[0]?.data as { customerId?: string } | undefined;
       assertCanSee(principal, created?.customerId);
       return events.map((e) => ({
@@ -108,7 +137,13 @@ export function orderQueryRoutes(app: FastifyInstance, deps: { db: Knex; store: 
   app.get<{ Params: { id: string } }>(
     '/orders/:id/workflow',
     {
-      schema: { tags: ['orders'], summary: 'Live state of the order workflow (Temporal queries).', params: orderIdParam, response: problemResponses },
+      schema: {
+        operationId: 'getOrderWorkflow',
+        tags: ['orders'],
+        summary: 'Live state of the order workflow (Temporal queries).',
+        params: jsonSchemaOf(OrderIdParams),
+        response: responses({ 200: { schema: WorkflowStateSchema, description: "The workflow's state and saga progress." } }, ORDER_READ),
+      },
     },
     async (request) => {
       const principal = principalOf(request);
@@ -123,34 +158,35 @@ export function orderQueryRoutes(app: FastifyInstance, deps: { db: Knex; store: 
     '/analytics/daily-sales',
     {
       schema: {
+        operationId: 'dailySales',
         tags: ['analytics'],
         summary: 'Orders placed, confirmed, cancelled, revenue and refunds per day and currency (operators).',
-        querystring: { type: 'object', additionalProperties: false, required: ['from', 'to'], properties: { from: date, to: date } },
-        response: problemResponses,
+        description: 'Days from `from` to `to`, both included; `from` after `to` is an empty range.',
+        querystring: jsonSchemaOf(DailySalesQuery),
+        response: responses({ 200: { schema: DailySalesSchema, description: 'One row per day and currency with sales.' } }, [...AUTHENTICATED, 400, 403, 503]),
       },
     },
     async (request) => {
       requireOperator(request);
       const { from, to } = request.query;
-      if (Number.isNaN(Date.parse(from)) || Number.isNaN(Date.parse(to))) throw new HttpProblem(400, 'from and to must be real dates.');
-      if (from > to) throw new HttpProblem(400, 'from must not be after to.');
-      return dailySales(db, from, to);
+      return from > to ? [] : dailySales(db, from, to);
     },
   );
 
-  app.get<{ Querystring: { limit?: number } }>(
+  app.get<{ Querystring: { limit: number } }>(
     '/analytics/products/top',
     {
       schema: {
+        operationId: 'topProducts',
         tags: ['analytics'],
         summary: 'Best-selling products (operators).',
-        querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'integer', minimum: 1, maximum: 100, default: 10 } } },
-        response: problemResponses,
+        querystring: jsonSchemaOf(TopProductsQuery),
+        response: responses({ 200: { schema: TopProductsSchema, description: 'Products by units sold, most first.' } }, [...AUTHENTICATED, 400, 403, 503]),
       },
     },
     async (request) => {
       requireOperator(request);
-      return topProducts(db, request.query.limit ?? 10);
+      return topProducts(db, request.query.limit);
     },
   );
 }

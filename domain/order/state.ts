@@ -3,7 +3,7 @@ import type { OrderEvent, OrderEventData } from './events';
 import { findLine, linesTotal, type OrderLine, type OrderLines } from './lines';
 import type { CompensableStep, FailedStep } from './steps';
 
-/** Every status an order can have; 'none' is the state before it exists. */
+/** Every status an order can be in ('none' is the state before the order exists); the type derives from it. */
 export const ORDER_STATUSES = [
   'none',
   'draft',
