@@ -1,6 +1,6 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { Knex } from 'knex';
-import { addItemUpdate, cancelOrderSignal, orderDeliveredSignal, submitOrderUpdate } from '../../workflows/order/contract';
+import { addItemUpdate, cancelOrderUpdate, orderDeliveredSignal, submitOrderUpdate } from '../../workflows/order/contract';
 import { makeCatalog, startOrder, waitForStatus } from './saga-fixtures';
 
 /**
@@ -50,7 +50,8 @@ export async function runScenario(name: ScenarioName, client: Client, db: Knex):
     case 'cancel-during-payment':
       handle = await draft(catalog.customers.good);
       await waitForStatus(handle, ['inventory_reserved']);
-      await handle.signal(cancelOrderSignal, { reason: 'customer changed their mind' });
+      // As the API cancels: the update, answered once the workflow has taken it.
+      await handle.executeUpdate(cancelOrderUpdate, { args: [{ reason: 'customer changed their mind' }] });
       break;
     case 'shipment-failure':
       handle = await draft(catalog.customers.undeliverable);

@@ -88,6 +88,14 @@ describe('replay of recorded order histories (determinism guard)', () => {
     expect(current.patches.sort()).toEqual([PATCHES.deliverInParallel, PATCHES.publishWithAppend].sort());
     expect(current.activities).toContain('appendOrderEvents');
     expect(current.activities).not.toContain('publishOrderEvents');
+    // The cancel-safe saga's histories: the publish-with-append ones did not take its path, these do,
+    // and their cancel arrived as the cancelOrder update.
+    expect(current.patches).not.toContain(PATCHES.cancelSafeSaga);
+    const cancelSafe = recorded(path.join(REPLAY_DIR, PATCHES.cancelSafeSaga, 'happy-path.json'));
+    expect(cancelSafe.patches.sort()).toEqual([PATCHES.cancelSafeSaga, PATCHES.deliverInParallel, PATCHES.publishWithAppend].sort());
+    const cancelled = readFileSync(path.join(REPLAY_DIR, PATCHES.cancelSafeSaga, 'cancel-during-payment.json'), 'utf8');
+    expect(cancelled).toContain('"cancelOrder"');
+    expect(cancelled).toContain('workflowExecutionUpdateAcceptedEventAttributes');
   });
 
   it('fails replay for a non-deterministic change to the workflow', async () => {
