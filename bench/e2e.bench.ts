@@ -13,6 +13,7 @@ import { Client, Connection } from '@temporalio/client';
 import { createKnex, createLogger, temporalConnectionOptions } from '../infra';
 import { installTemporalLogging } from '../infra/temporal-logging';
 import { SYSTEM_PROCESSES, Supervisor } from '../workers/supervisor';
+import { withWorkflowBundle } from '../workers/workflow-bundle';
 import { customerToken, operatorToken } from '../test/support/api';
 import { createIsolatedEnvironment } from '../test/support/isolated-environment';
 import { makeCatalog } from '../test/support/saga-fixtures';
@@ -83,7 +84,7 @@ async function main(): Promise<void> {
   const environment = await createIsolatedEnvironment('e2e');
   const db = createKnex({ poolMax: 4, applicationName: 'bench-e2e', databaseUrl: environment.databaseUrl });
   const supervisor = new Supervisor({
-    env: { ...process.env, ...environment.env, LOG_LEVEL: 'warn' },
+    env: await withWorkflowBundle({ ...process.env, ...environment.env, LOG_LEVEL: 'warn' }),
     onLine: (name, line) => {
       if (process.env.BENCH_VERBOSE) console.error(`[${name}] ${line}`);
     },

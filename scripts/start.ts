@@ -7,10 +7,9 @@ import { createKnex } from '../infra';
 import { createApiKey } from '../api/api-keys';
 import { DEMO_IDS } from '../activities/catalog-seed';
 import { SYSTEM_PROCESSES, Supervisor } from '../workers/supervisor';
+import { withWorkflowBundle } from '../workers/workflow-bundle';
 
-const supervisor = new Supervisor({
-  onExit: (name, code, signal) => console.error(`[supervisor] ${name} exited (code ${code}, signal ${signal}); restarting in 1 s`),
-});
+let supervisor: Supervisor | undefined;
 
 /** Development keys, minted at every start (only their hashes are stored, so old ones cannot be shown). */
 async function mintDevelopmentTokens(): Promise<{ operator: string; customer: string }> {
@@ -53,13 +52,19 @@ function stop(): void {
   if (stopping) return;
   stopping = true;
   console.error('[supervisor] stopping');
-  void supervisor.stop().then(() => process.exit(0));
+  void (supervisor?.stop() ?? Promise.resolve()).then(() => process.exit(0));
 }
 
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
 async function main(): Promise<void> {
   const tokens = await mintDevelopmentTokens();
+  // Bundled once here, so that an order worker (re)starts in a second.
+  const env = await withWorkflowBundle();
+  supervisor = new Supervisor({
+    env,
+    onExit: (name, code, signal) => console.error(`[supervisor] ${name} exited (code ${code}, signal ${signal}); restarting in 1 s`),
+  });
   supervisor.start(SYSTEM_PROCESSES);
   printWhereToLook(tokens);
 }

@@ -93,12 +93,9 @@ export interface RoleWorker {
 export async function createWorker(role: WorkerRole, deps: WorkerDependencies): Promise<RoleWorker> {
   const closers: (() => Promise<void>)[] = [];
   const taskQueue = TASK_QUEUES[role];
-  const workflows =
-    role === 'orders'
-      ? deps.workflowBundle
-        ? { workflowBundle: deps.workflowBundle }
-        : { workflowsPath: WORKFLOWS_PATH }
-      : {};
+  const prebuilt = config().WORKFLOW_BUNDLE_PATH;
+  const bundle = deps.workflowBundle ?? (prebuilt ? { codePath: prebuilt } : undefined);
+  const workflows = role === 'orders' ? (bundle ? { workflowBundle: bundle } : { workflowsPath: WORKFLOWS_PATH }) : {};
   const worker = await Worker.create({
     connection: deps.connection,
     namespace: config().TEMPORAL_NAMESPACE,

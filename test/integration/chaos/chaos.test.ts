@@ -21,6 +21,7 @@ import { relayCheckpointId } from '../../../messaging/relay';
 import { loadCheckpoint } from '../../../eventstore';
 import { orderRegistry } from '../../../workers/temporal-workers';
 import { SYSTEM_PROCESSES, Supervisor } from '../../../workers/supervisor';
+import { withWorkflowBundle } from '../../../workers/workflow-bundle';
 import { PROJECTORS } from '../../../workers/projector';
 import { orderWorkflowId } from '../../../workflows/order/contract';
 import { operatorToken, customerToken } from '../../support/api';
@@ -114,7 +115,8 @@ describe('chaos: random SIGKILLs and broker restarts under a load of orders (rea
     mkdirSync(artifacts, { recursive: true });
     logFile = createWriteStream(path.join(artifacts, `chaos-${environment.tag}.log`));
     supervisor = new Supervisor({
-      env: { ...process.env, ...environment.env, RELAY_FAST_PATH_GRACE_MS: String(DEFAULT_RELAY_FAST_PATH_GRACE_MS) },
+      // As npm start runs them: the order workers load a workflow bundle built once, not at every restart.
+      env: await withWorkflowBundle({ ...process.env, ...environment.env, RELAY_FAST_PATH_GRACE_MS: String(DEFAULT_RELAY_FAST_PATH_GRACE_MS) }),
       restartDelayMs: 300,
       onLine: (name, line) => logFile.write(`[${name}] ${line}\n`),
       onExit: (name, code, signal) => logFile.write(`[supervisor] ${name} exited (code ${code}, signal ${signal})\n`),
