@@ -90,7 +90,8 @@ function rewritePatterns(ctx: { zodSchema: unknown; jsonSchema: JsonSchema }): v
   const json = ctx.jsonSchema;
   delete json.pattern;
   if (Array.isArray(json.allOf)) {
-    json.allOf = (json.allOf as JsonSchema[]).filter((part) => !(Object.keys(part).length === 1 && 'pattern' in part));
+    // zod writes one part per pattern ({ pattern } or { type: 'string', pattern }): all are replaced below.
+    json.allOf = (json.allOf as JsonSchema[]).filter((part) => !('pattern' in part && Object.keys(part).every((key) => key === 'pattern' || key === 'type')));
     if ((json.allOf as JsonSchema[]).length === 0) delete json.allOf;
   }
   if (portable.length === 1) json.pattern = portable[0];
