@@ -18,6 +18,7 @@ import {
   PROBLEM_CONTENT_TYPE,
 } from '../../../api/schemas';
 import { MAX_QUANTITY_PER_SKU, MAX_REASON_LENGTH, ORDER_STATUSES } from '../../../domain';
+import { ReasonSchema } from '../../../domain/order/fields';
 import { ORDER_ID_PATTERN, ReferenceSchema, SKU_PATTERN } from '../../../domain/order/fields';
 import type { PostgresEventStore } from '../../../eventstore';
 
@@ -243,6 +244,17 @@ describe('portable patterns', () => {
       for (const text of ['ab', 'a\nb', 'a b', ' a', 'a\u00a0', '12', '١٢', 'a\rb', 'a.b', 'x-y', '\u{1F600}x']) {
         expect([regex.source, text, matches(regex, text)]).toEqual([regex.source, text, regex.test(text)]);
       }
+    }
+  });
+
+  it('publish a field of several patterns (a reason) with every one portable, agreeing with the domain', () => {
+    const reason = (jsonSchemaOf(CancelBody) as { anyOf: { properties?: { reason?: { allOf?: { pattern: string }[] } } }[] }).anyOf[0]
+      ?.properties?.reason;
+    const patterns = (reason?.allOf ?? []).map((part) => new RegExp(part.pattern, 'u'));
+    expect(patterns.length).toBeGreaterThan(1);
+    for (const text of ['fine', 'a\u2028b', 'two words', ' padded', 'a\u0000b', '\ud800', 'x\u0007', 'emoji \u{1F600}', 'a\rb']) {
+      const published = patterns.every((pattern) => pattern.test(text));
+      expect([JSON.stringify(text), published]).toEqual([JSON.stringify(text), ReasonSchema.safeParse(text).success]);
     }
   });
 
