@@ -84,6 +84,13 @@ const EnvSchema = z.object({
   API_READ_YOUR_WRITES_WAIT_MS: z.coerce.number().int().min(0).max(30_000).default(3000),
   /** How long an unsubmitted draft lives before it expires. */
   ORDER_DRAFT_TTL_MS: z.coerce.number().int().min(1000).default(24 * 60 * 60 * 1000),
+
+  // Retention of the deduplication records: a projector forgets its processed_messages claims older than
+  // this, and the API its idempotency_keys (a key reused after that is no longer checked against its
+  // first request). Pruned every PRUNE_INTERVAL_MS, in bounded batches (infra/retention.ts).
+  PROCESSED_MESSAGES_RETENTION_HOURS: z.coerce.number().min(1).default(168),
+  IDEMPOTENCY_KEYS_RETENTION_HOURS: z.coerce.number().min(1).default(168),
+  PRUNE_INTERVAL_MS: z.coerce.number().int().min(100).default(10 * 60 * 1000),
 });
 
 export type Env = z.infer<typeof EnvSchema>;

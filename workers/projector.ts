@@ -20,8 +20,10 @@ import { EventRegistry, PostgresEventStore } from '../eventstore';
 import { ORDER_EVENT_DEFINITIONS } from '../domain/order/events';
 import { createKnex, createLogger } from '../infra';
 import { startObservabilityServer, type ObservabilityServer } from '../infra/observability';
+import { hoursToMs, startPeriodicPruning, type PeriodicPruning } from '../infra/retention';
 import type { EventHandler } from '../messaging/handler';
 import { KafkaEventConsumer } from '../messaging/kafka-consumer';
+import { pruneProcessedMessages } from '../messaging/idempotent-consumer';
 import { kafkaGroupId } from '../messaging/kafka-topics';
 import { RabbitMqConsumer } from '../messaging/rabbitmq-consumer';
 import { ProjectionRunner, type ApplyResult, type ProjectionName } from '../projections';
@@ -66,12 +68,13 @@ async function main(): Promise<void> {
   };
 
   // Stop is installed before anything connects: a stop during start-up closes whatever is open by then.
-  const open: { consumer?: RabbitMqConsumer | KafkaEventConsumer; server?: ObservabilityServer } = {};
+  const open: { consumer?: RabbitMqConsumer | KafkaEventConsumer; server?: ObservabilityServer; pruning?: PeriodicPruning } = {};
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'projector stopping');
+    await open.pruning?.stop();
     await open.consumer?.stop();
     await open.server?.close();
     await db.destroy();
@@ -100,6 +103,15 @@ async function main(): Promise<void> {
     kind === 'order'
       ? await RabbitMqConsumer.start({ consumerName, bindingKeys: ['Order.#'], db, handler, logger, observer: metrics.observer })
       : await KafkaEventConsumer.start({ groupId: consumerName, db, handler, logger, observer: metrics.observer });
+  // Its own claims only: each consumer owns its rows, so two projectors never prune the same ones. A
+  // redelivery older than the retention runs the handler again, and the read models skip what they hold.
+  const olderThanMs = hoursToMs(env.PROCESSED_MESSAGES_RETENTION_HOURS);
+  open.pruning = startPeriodicPruning({
+    name: 'processed_messages',
+    prune: (batchSize) => pruneProcessedMessages(db, { consumerName, olderThanMs, batchSize }),
+    intervalMs: env.PRUNE_INTERVAL_MS,
+    logger,
+  });
   logger.info({ projections: spec.projections, schema, metricsPort: server.port }, 'projector started');
 }
 
