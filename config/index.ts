@@ -21,7 +21,6 @@ const csv = z
 export const DEFAULT_RELAY_FAST_PATH_GRACE_MS = 5000;
 
 const EnvSchema = z.object({
-  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
   DATABASE_URL: z.url().default('postgres://orders:orders@127.0.0.1:5432/orders'),
@@ -31,7 +30,6 @@ const EnvSchema = z.object({
 
   TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
-  TEMPORAL_TASK_QUEUE: z.string().min(1).default('orders'),
   // A workflow bundle built in advance (workers/workflow-bundle.ts): the order worker then starts in
   // about a second instead of bundling the workflow code at every start.
   WORKFLOW_BUNDLE_PATH: z.string().min(1).optional(),

@@ -26,12 +26,6 @@ export async function processOnce<T>(
   });
 }
 
-/** Whether the consumer already applied the event (for tests and diagnostics). */
-export async function wasProcessed(db: Knex, consumerName: string, eventId: string): Promise<boolean> {
-  const row = await db('processed_messages').where({ consumer_name: consumerName, event_id: eventId }).first('event_id');
-  return row !== undefined;
-}
-
 /**
  * Forgets one batch of a consumer's claims older than the given age (see workers/projector.ts, which
  * runs it periodically). Only safe beyond the longest a redelivery can take, or where a redelivered
