@@ -53,6 +53,19 @@ export default tseslint.config(
     },
   },
   {
+    // Type-aware rules for the TypeScript (tsconfig.json covers every .ts file): promises nobody awaits
+    // or handles, promises where a callback's result is ignored, and switches that miss a case.
+    files: ['**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      // A `default` is a deliberate "every other case" (a projection ignores most event types): only a
+      // switch without one must name every member of the union.
+      '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
+    },
+  },
+  {
     files: ['workflows/**/*.ts'],
     rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: workflowBoundary }] },
   },
