@@ -12,6 +12,7 @@ export {
   orderIdFromStreamId,
   isOrderEventType,
   toOrderEvent,
+  orderRegistry,
 } from './order/events';
 export type { OrderEvent, OrderEventType, OrderEventOf, OrderEventData } from './order/events';
 export type { OrderCommand, OrderCommandType, OrderCommandOf, OrderCommandData } from './order/commands';

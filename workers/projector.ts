@@ -16,8 +16,7 @@
  */
 import { Registry } from 'prom-client';
 import { config, type Env } from '../config';
-import { EventRegistry, PostgresEventStore } from '../eventstore';
-import { ORDER_EVENT_DEFINITIONS } from '../domain/order/events';
+import { createOrderEventStore } from '../composition/store';
 import { createKnex, createLogger } from '../infra';
 import { startObservabilityServer, type ObservabilityServer } from '../infra/observability';
 import { hoursToMs, startPeriodicPruning, type PeriodicPruning } from '../infra/retention';
@@ -51,7 +50,7 @@ async function main(): Promise<void> {
   const schema = env.PROJECTOR_SCHEMA;
   const logger = createLogger(consumerName);
   const db = createKnex({ poolMax: 5, applicationName: consumerName });
-  const store = new PostgresEventStore(db, new EventRegistry(ORDER_EVENT_DEFINITIONS), { notifyAppends: false });
+  const store = createOrderEventStore(db);
   const runner = new ProjectionRunner({ db, store, schema, logger });
   const registry = new Registry();
   const metrics = projectorMetrics(registry, { db, store, schema, projections: spec.projections, logger });
