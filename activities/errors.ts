@@ -1,68 +1,29 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { isDomainError } from '../domain/errors';
 import { assertMoney, type Money } from '../domain/money';
+import { BUSINESS_FAILURES, type BusinessFailureDetails, type BusinessFailureType } from '../workflows/order/business-failures';
 
 /*
  * The business failures of the services the order saga calls. Each is thrown as a NON-retryable
  * ApplicationFailure whose `type` is one of these names: retrying cannot change the answer, so the saga
  * must compensate instead. Anything else an activity throws is infrastructure trouble that Temporal retries.
  *
- * Workflow code imports this module, so it must stay free of Node-only imports: @temporalio/common and
- * the pure domain are safe in the workflow sandbox.
+ * The names and findBusinessFailure live with the workflow (workflows/order/business-failures.ts), which
+ * must not import activity code; they are re-exported here for the activities and their tests.
  */
 
-export const BUSINESS_FAILURES = {
-  /** Not enough available stock for a SKU. Details: OutOfStockDetails. */
-  outOfStock: 'OutOfStock',
-  /** A SKU that is not in the catalog. Details: UnknownSkuDetails. */
-  unknownSku: 'UnknownSku',
-  /** The reservation id was released (possibly before it was ever reserved); it can never reserve again. */
-  reservationReleased: 'ReservationReleased',
-  /** The reservation's goods are sold; giving them back is a return, not a compensation. */
-  reservationCommitted: 'ReservationCommitted',
-  /** Committing a reservation id that was never reserved. */
-  reservationNotFound: 'ReservationNotFound',
-  /** The customer's payment method declined, or the customer has none. */
-  paymentDeclined: 'PaymentDeclined',
-  /** No customer with that id. */
-  unknownCustomer: 'UnknownCustomer',
-  /** The payment id was refunded (possibly before any capture); it can never charge again. */
-  paymentVoided: 'PaymentVoided',
-  /** The customer's address cannot be shipped to. */
-  undeliverableAddress: 'UndeliverableAddress',
-  /** The shipment id was cancelled (possibly before it was ever created). */
-  shipmentCancelled: 'ShipmentCancelled',
-  /** The shipment was delivered and can no longer be cancelled. */
-  shipmentDelivered: 'ShipmentDelivered',
-  /** Marking delivered a shipment id that was never created. */
-  shipmentNotFound: 'ShipmentNotFound',
-  /** An idempotency key (reservation, payment, shipment or notification id) reused with other content. */
-  idempotencyConflict: 'IdempotencyConflict',
-  /** Malformed activity input: a bug in the caller, which a retry would repeat. */
-  invalidRequest: 'InvalidRequest',
-} as const;
-
-export type BusinessFailureKey = keyof typeof BUSINESS_FAILURES;
-export type BusinessFailureType = (typeof BUSINESS_FAILURES)[BusinessFailureKey];
-
-export const BUSINESS_FAILURE_TYPES: readonly BusinessFailureType[] = Object.values(BUSINESS_FAILURES);
-
-export interface OutOfStockDetails {
-  sku: string;
-  requested: number;
-  available: number;
-}
-
-export interface UnknownSkuDetails {
-  sku: string;
-}
-
-/** Details are a plain JSON object, so they survive Temporal's payload conversion unchanged. */
-export type BusinessFailureDetails = Readonly<Record<string, string | number | boolean | null>>;
-
-export function isBusinessFailureType(value: unknown): value is BusinessFailureType {
-  return typeof value === 'string' && (BUSINESS_FAILURE_TYPES as readonly string[]).includes(value);
-}
+export {
+  BUSINESS_FAILURES,
+  BUSINESS_FAILURE_TYPES,
+  findBusinessFailure,
+  isBusinessFailureType,
+  type BusinessFailure,
+  type BusinessFailureDetails,
+  type BusinessFailureKey,
+  type BusinessFailureType,
+  type OutOfStockDetails,
+  type UnknownSkuDetails,
+} from '../workflows/order/business-failures';
 
 /** The one way activities report a business failure: non-retryable, typed, with one details object. */
 export function businessFailure(
@@ -93,29 +54,4 @@ export function requireMoney(value: Money): Money {
     throw error;
   }
   return value;
-}
-
-export interface BusinessFailure {
-  type: BusinessFailureType;
-  message: string;
-  details: BusinessFailureDetails;
-}
-
-/**
- * Finds the business failure behind an error, however deeply wrapped: in a workflow an activity's
- * failure arrives as an ActivityFailure whose cause is the ApplicationFailure, and a client sees that
- * again wrapped in a WorkflowFailedError.
- */
-export function findBusinessFailure(error: unknown): BusinessFailure | undefined {
-  let current: unknown = error;
-  // Bounded, in case a cause chain ever loops.
-  for (let depth = 0; depth < 10 && current instanceof Error; depth++) {
-    if (current instanceof ApplicationFailure && isBusinessFailureType(current.type)) {
-      const first: unknown = current.details?.[0];
-      const details = typeof first === 'object' && first !== null ? (first as BusinessFailureDetails) : {};
-      return { type: current.type, message: current.message, details };
-    }
-    current = current.cause;
-  }
-  return undefined;
 }

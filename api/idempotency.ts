@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import { queryPrepared, type PreparedStatement } from '../infra/postgres';
+import { pruneBatch } from '../infra/retention';
 import { HttpProblem } from './problem';
 
 /**
@@ -74,4 +75,13 @@ export class IdempotencyKeys {
       );
     }
   }
+}
+
+/**
+ * Forgets one batch of keys first used longer ago than olderThanMs (api/main.ts runs it periodically).
+ * A retry after that still makes no second order or update (Temporal dedupes the id derived from the
+ * key); only a reuse of the key for another request is no longer refused with 422.
+ */
+export async function pruneIdempotencyKeys(db: Knex, options: { olderThanMs: number; batchSize?: number }): Promise<number> {
+  return pruneBatch(db, { table: 'idempotency_keys', timestampColumn: 'created_at', olderThanMs: options.olderThanMs, batchSize: options.batchSize });
 }

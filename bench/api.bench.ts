@@ -14,7 +14,7 @@ import { createKnex, createLogger } from '../infra';
 import { installTemporalLogging } from '../infra/temporal-logging';
 import { PostgresEventStore } from '../eventstore';
 import { ProjectionRunner } from '../projections';
-import { orderRegistry } from '../workers/temporal-workers';
+import { orderRegistry } from '../domain';
 import { runWorkers } from '../test/support/temporal';
 import { customerToken, startApi } from '../test/support/api';
 import { createIsolatedEnvironment } from '../test/support/isolated-environment';

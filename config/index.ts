@@ -21,7 +21,6 @@ const csv = z
 export const DEFAULT_RELAY_FAST_PATH_GRACE_MS = 5000;
 
 const EnvSchema = z.object({
-  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
   DATABASE_URL: z.url().default('postgres://orders:orders@127.0.0.1:5432/orders'),
@@ -31,7 +30,6 @@ const EnvSchema = z.object({
 
   TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
-  TEMPORAL_TASK_QUEUE: z.string().min(1).default('orders'),
   // A workflow bundle built in advance (workers/workflow-bundle.ts): the order worker then starts in
   // about a second instead of bundling the workflow code at every start.
   WORKFLOW_BUNDLE_PATH: z.string().min(1).optional(),
@@ -84,6 +82,13 @@ const EnvSchema = z.object({
   API_READ_YOUR_WRITES_WAIT_MS: z.coerce.number().int().min(0).max(30_000).default(3000),
   /** How long an unsubmitted draft lives before it expires. */
   ORDER_DRAFT_TTL_MS: z.coerce.number().int().min(1000).default(24 * 60 * 60 * 1000),
+
+  // Retention of the deduplication records: a projector forgets its processed_messages claims older than
+  // this, and the API its idempotency_keys (a key reused after that is no longer checked against its
+  // first request). Pruned every PRUNE_INTERVAL_MS, in bounded batches (infra/retention.ts).
+  PROCESSED_MESSAGES_RETENTION_HOURS: z.coerce.number().min(1).default(168),
+  IDEMPOTENCY_KEYS_RETENTION_HOURS: z.coerce.number().min(1).default(168),
+  PRUNE_INTERVAL_MS: z.coerce.number().int().min(100).default(10 * 60 * 1000),
 });
 
 export type Env = z.infer<typeof EnvSchema>;

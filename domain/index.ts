@@ -12,6 +12,7 @@ export {
   orderIdFromStreamId,
   isOrderEventType,
   toOrderEvent,
+  orderRegistry,
 } from './order/events';
 export type { OrderEvent, OrderEventType, OrderEventOf, OrderEventData } from './order/events';
 export type { OrderCommand, OrderCommandType, OrderCommandOf, OrderCommandData } from './order/commands';
@@ -27,7 +28,7 @@ export {
 export { whyNotCancellable } from './order/decisions/closing';
 export type { OrderState, OrderStatus } from './order/state';
 export { decide } from './order/decide';
-export { findLine, sortedLines, lineTotal, orderTotal } from './order/lines';
+export { findLine, sortedLines, lineTotal } from './order/lines';
 export type { OrderLine, OrderLines } from './order/lines';
 export { sagaProgress } from './order/saga';
 export type { SagaProgress } from './order/saga';

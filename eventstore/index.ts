@@ -5,6 +5,5 @@ export { PostgresEventStore, streamTypeOf, type EventStoreOptions, type AppendOp
 export { NOTIFY_CHANNEL } from './notifier';
 export { subscribe, listenForAppends, type Subscription, type SubscriptionOptions } from './subscription';
 export { loadCheckpoint, saveCheckpoint } from './checkpoints';
-export { AggregateRepository, type AggregateDefinition, type DomainEvent, type LoadedAggregate } from './aggregate';
 export { DEFAULT_MAX_EVENT_BYTES } from './validation';
 export { deterministicEventId } from './event-ids';

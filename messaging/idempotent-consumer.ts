@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { pruneBatch } from '../infra/retention';
 
 export type ProcessOutcome<T> = { applied: true; result: T } | { applied: false };
 
@@ -25,15 +26,20 @@ export async function processOnce<T>(
   });
 }
 
-/** Whether the consumer already applied the event (for tests and diagnostics). */
-export async function wasProcessed(db: Knex, consumerName: string, eventId: string): Promise<boolean> {
-  const row = await db('processed_messages').where({ consumer_name: consumerName, event_id: eventId }).first('event_id');
-  return row !== undefined;
-}
-
-/** Forgets claims older than the given age: only safe beyond the longest a redelivery can take. */
-export async function pruneProcessedMessages(db: Knex, olderThanMs: number): Promise<number> {
-  return db('processed_messages')
-    .where('processed_at', '<', db.raw(`now() - (? || ' milliseconds')::interval`, [olderThanMs]))
-    .delete();
+/**
+ * Forgets one batch of a consumer's claims older than the given age (see workers/projector.ts, which
+ * runs it periodically). Only safe beyond the longest a redelivery can take, or where a redelivered
+ * event is harmless anyway (a projector's read models skip versions they applied).
+ */
+export async function pruneProcessedMessages(
+  db: Knex,
+  options: { consumerName: string; olderThanMs: number; batchSize?: number },
+): Promise<number> {
+  return pruneBatch(db, {
+    table: 'processed_messages',
+    timestampColumn: 'processed_at',
+    olderThanMs: options.olderThanMs,
+    batchSize: options.batchSize,
+    where: { consumer_name: options.consumerName },
+  });
 }

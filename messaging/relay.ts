@@ -156,6 +156,7 @@ export class OutboxRelay {
     }, FAST_PATH_PRUNE_INTERVAL_MS);
     this.pruneTimer.unref();
     for (const lane of this.lanes) {
+      // Awaited by stop(). It never rejects: runLane catches every round's failure and backs off.
       lane.loop = this.runLane(lane);
       this.logger.info(
         { broker: lane.state.broker, checkpointId: lane.state.checkpointId, from: formatCheckpoint(lane.state.checkpoint) },

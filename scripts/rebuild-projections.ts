@@ -6,8 +6,7 @@
  * The projections named are rebuilt together, in one pass over the log. Safe to run while the system
  * runs; a second rebuild of the same projection is refused.
  */
-import { ORDER_EVENT_DEFINITIONS } from '../domain';
-import { EventRegistry, PostgresEventStore } from '../eventstore';
+import { createOrderEventStore } from '../composition/store';
 import { createLogger } from '../infra/logger';
 import { migrateToLatest } from '../infra/migrate';
 import { createKnex } from '../infra/postgres';
@@ -37,7 +36,7 @@ async function main(): Promise<void> {
   const db = createKnex({ poolMax: 4, applicationName: 'projections-rebuild' });
   try {
     await migrateToLatest(db);
-    const store = new PostgresEventStore(db, new EventRegistry(ORDER_EVENT_DEFINITIONS), { notifyAppends: false });
+    const store = createOrderEventStore(db);
     await rebuildProjections({ db, store, logger }, names, { batchSize });
   } finally {
     await db.destroy();

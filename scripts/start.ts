@@ -43,7 +43,7 @@ Try:
   curl -s -X POST ${api}/orders/<orderId>/items -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"sku":"KB-ERGO-01","quantity":1}'
   curl -s -X POST ${api}/orders/<orderId>/submit -H "authorization: Bearer $TOKEN"
   curl -s ${api}/orders/<orderId> -H "authorization: Bearer $TOKEN"
-  temporal workflow query --workflow-id order-<orderId> --name getSagaProgress
+  npm run temporal -- workflow query --workflow-id order-<orderId> --name getSagaProgress
 `);
 }
 

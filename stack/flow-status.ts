@@ -9,8 +9,7 @@
  * as such, and it always exits 0, so that the status's exit code keeps meaning "a service is down".
  */
 import type { Knex } from 'knex';
-import { ORDER_EVENT_DEFINITIONS } from '../domain/order/events';
-import { EventRegistry, PostgresEventStore } from '../eventstore';
+import { createOrderEventStore } from '../composition/store';
 import { createKnex } from '../infra';
 import type { Broker } from '../messaging/errors';
 import { messagingStatus, type Section } from '../messaging/status';
@@ -39,7 +38,7 @@ async function missingTables(db: Knex, tables: readonly string[]): Promise<strin
 }
 
 async function projectionRows(db: Knex): Promise<string[]> {
-  const store = new PostgresEventStore(db, new EventRegistry(ORDER_EVENT_DEFINITIONS), { notifyAppends: false });
+  const store = createOrderEventStore(db);
   const rows: string[] = [];
   for (const name of PROJECTION_NAMES) {
     const lag = await projectionLag(db, store, name);

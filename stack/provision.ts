@@ -5,6 +5,7 @@
  * (stack/services/temporal.sh). Run by stack/up.sh after every service is healthy; idempotent.
  */
 import type { Knex } from 'knex';
+import { logLevel, type logCreator } from 'kafkajs';
 import { config, parseConfig, type Env } from '../config';
 import { createIdempotentProducer, createKafka, createKnex } from '../infra';
 import { migrateToLatest } from '../infra/migrate';
@@ -19,8 +20,24 @@ interface Environment {
 
 const say = (message: string): void => console.error(`[stack] ${message}`);
 
+// Retriable answers of a broker whose coordinators are still starting (their internal topics are made on
+// first use): kafkajs logs them at ERROR while it retries. A fresh stack always gives some.
+const COORDINATOR_STARTING = /coordinator is (loading|not available)/i;
+
+/**
+ * kafkajs's log for provisioning: its retries while the coordinators start are kept quiet (should they
+ * run out, the call fails and says why); any other warning or error is printed as a [stack] line.
+ */
+const provisionKafkaLog: logCreator = () => ({ level, log }) => {
+  const { message, error } = log as { message: string; error?: unknown };
+  const text = error === undefined ? message : `${message}: ${String(error)}`;
+  if (level > logLevel.WARN || COORDINATOR_STARTING.test(text)) return;
+  say(`kafka ${level === logLevel.ERROR ? 'error' : 'warning'}: ${text}`);
+};
+const provisioningKafka = () => createKafka('provision', { logCreator: provisionKafkaLog });
+
 async function createTopics(environments: readonly Environment[]): Promise<void> {
-  const admin = createKafka('provision').admin();
+  const admin = provisioningKafka().admin();
   await admin.connect();
   try {
     const existing = new Set(await admin.listTopics());
@@ -35,7 +52,7 @@ async function createTopics(environments: readonly Environment[]): Promise<void>
   } finally {
     await admin.disconnect();
   }
-  const producer = createIdempotentProducer(createKafka('provision'));
+  const producer = createIdempotentProducer(provisioningKafka());
   await producer.connect();
   await producer.disconnect();
 }

@@ -16,12 +16,13 @@
  */
 import { Registry } from 'prom-client';
 import { config, type Env } from '../config';
-import { EventRegistry, PostgresEventStore } from '../eventstore';
-import { ORDER_EVENT_DEFINITIONS } from '../domain/order/events';
+import { createOrderEventStore } from '../composition/store';
 import { createKnex, createLogger } from '../infra';
 import { startObservabilityServer, type ObservabilityServer } from '../infra/observability';
+import { hoursToMs, startPeriodicPruning, type PeriodicPruning } from '../infra/retention';
 import type { EventHandler } from '../messaging/handler';
 import { KafkaEventConsumer } from '../messaging/kafka-consumer';
+import { pruneProcessedMessages } from '../messaging/idempotent-consumer';
 import { kafkaGroupId } from '../messaging/kafka-topics';
 import { RabbitMqConsumer } from '../messaging/rabbitmq-consumer';
 import { ProjectionRunner, type ApplyResult, type ProjectionName } from '../projections';
@@ -49,7 +50,7 @@ async function main(): Promise<void> {
   const schema = env.PROJECTOR_SCHEMA;
   const logger = createLogger(consumerName);
   const db = createKnex({ poolMax: 5, applicationName: consumerName });
-  const store = new PostgresEventStore(db, new EventRegistry(ORDER_EVENT_DEFINITIONS), { notifyAppends: false });
+  const store = createOrderEventStore(db);
   const runner = new ProjectionRunner({ db, store, schema, logger });
   const registry = new Registry();
   const metrics = projectorMetrics(registry, { db, store, schema, projections: spec.projections, logger });
@@ -66,12 +67,13 @@ async function main(): Promise<void> {
   };
 
   // Stop is installed before anything connects: a stop during start-up closes whatever is open by then.
-  const open: { consumer?: RabbitMqConsumer | KafkaEventConsumer; server?: ObservabilityServer } = {};
+  const open: { consumer?: RabbitMqConsumer | KafkaEventConsumer; server?: ObservabilityServer; pruning?: PeriodicPruning } = {};
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'projector stopping');
+    await open.pruning?.stop();
     await open.consumer?.stop();
     await open.server?.close();
     await db.destroy();
@@ -100,6 +102,15 @@ async function main(): Promise<void> {
     kind === 'order'
       ? await RabbitMqConsumer.start({ consumerName, bindingKeys: ['Order.#'], db, handler, logger, observer: metrics.observer })
       : await KafkaEventConsumer.start({ groupId: consumerName, db, handler, logger, observer: metrics.observer });
+  // Its own claims only: each consumer owns its rows, so two projectors never prune the same ones. A
+  // redelivery older than the retention runs the handler again, and the read models skip what they hold.
+  const olderThanMs = hoursToMs(env.PROCESSED_MESSAGES_RETENTION_HOURS);
+  open.pruning = startPeriodicPruning({
+    name: 'processed_messages',
+    prune: (batchSize) => pruneProcessedMessages(db, { consumerName, olderThanMs, batchSize }),
+    intervalMs: env.PRUNE_INTERVAL_MS,
+    logger,
+  });
   logger.info({ projections: spec.projections, schema, metricsPort: server.port }, 'projector started');
 }
 

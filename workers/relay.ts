@@ -15,15 +15,13 @@
 import type { Client as PgClient } from 'pg';
 import { Registry } from 'prom-client';
 import { config } from '../config';
-import { EventRegistry, PostgresEventStore, listenForAppends } from '../eventstore';
-import { ORDER_EVENT_DEFINITIONS } from '../domain/order/events';
+import { connectBrokerPublishers } from '../composition/publishers';
+import { createOrderEventStore } from '../composition/store';
+import { listenForAppends } from '../eventstore';
 import { createKnex, createLogger, createPgClient } from '../infra';
 import type { Logger } from '../infra/logger';
 import { readOnScrape, scrapedGauges, startObservabilityServer } from '../infra/observability';
 import type { Broker } from '../messaging/errors';
-import { KafkaPublisher } from '../messaging/kafka-publisher';
-import type { EventPublisher } from '../messaging/publisher';
-import { RabbitMqPublisher } from '../messaging/rabbitmq-publisher';
 import { OutboxRelay, type RelayLaneState } from '../messaging/relay';
 import { relayLag, type RelayLag } from '../messaging/relay-lag';
 import { messagingStatus } from '../messaging/status';
@@ -90,13 +88,9 @@ async function run(): Promise<void> {
   const logger = createLogger('relay');
   const db = createKnex({ poolMax: 4, applicationName: 'relay' });
   // The relay only reads; the registry upcasts old order events (other types pass through as stored).
-  const store = new PostgresEventStore(db, new EventRegistry(ORDER_EVENT_DEFINITIONS), { notifyAppends: false });
+  const store = createOrderEventStore(db);
   const listener = await openListener(logger);
-  const publishers: EventPublisher[] = [];
-  if (brokers.includes('rabbitmq')) {
-    publishers.push(await RabbitMqPublisher.connect({ connectionName: 'relay', logger: logger.child({ broker: 'rabbitmq' }) }));
-  }
-  if (brokers.includes('kafka')) publishers.push(new KafkaPublisher({ logger: logger.child({ broker: 'kafka' }) }));
+  const { publishers, close: closePublishers } = await connectBrokerPublishers(brokers, { connectionName: 'relay', logger });
   const relay = new OutboxRelay({ db, store, publishers, listener, logger });
   await relay.start();
 
@@ -141,7 +135,7 @@ async function run(): Promise<void> {
     clearInterval(lagTimer);
     await relay.stop();
     await server.close();
-    await Promise.all(publishers.map((p) => p.close().catch(() => undefined)));
+    await closePublishers();
     await listener?.end().catch(() => undefined);
     await db.destroy();
     process.exit(0);

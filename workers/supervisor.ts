@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
+import { formatConsoleLine } from './console-format';
 import { WORKER_ROLES } from './temporal-workers';
 
 export interface ProcessSpec {
@@ -37,8 +38,11 @@ export interface SupervisorOptions {
 
 const REPO_DIR = path.resolve(__dirname, '..');
 
+/** On a terminal, readable coloured lines (console-format.ts); otherwise each child's line as it is (JSON), prefixed. */
 const printLine = (name: string, line: string, stream: 'stdout' | 'stderr'): void => {
-  (stream === 'stdout' ? process.stdout : process.stderr).write(`[${name}] ${line}\n`);
+  const out = stream === 'stdout' ? process.stdout : process.stderr;
+  const text = out.isTTY ? formatConsoleLine(name, line, { color: !process.env.NO_COLOR }) : `[${name}] ${line}`;
+  out.write(`${text}\n`);
 };
 
 export class Supervisor {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineEvent, type EventDefinition } from '../../eventstore/registry';
+import { EventRegistry, defineEvent, type EventDefinition } from '../../eventstore/registry';
 import { InvalidEventError, UnknownEventTypeError } from '../../eventstore/errors';
 import { MoneySchema } from '../money';
 import {
@@ -167,6 +167,9 @@ export const ORDER_EVENT_DEFINITIONS = [
   OrderFailed,
   CompensationFailed,
 ] as const;
+
+/** The registry of the order's event types: what every event store of the system reads and writes with. */
+export const orderRegistry = (): EventRegistry => new EventRegistry(ORDER_EVENT_DEFINITIONS);
 
 type EventOf<Definition> =
   Definition extends EventDefinition<infer Type, infer Schema extends z.ZodType>

@@ -1,6 +1,4 @@
 import { add, multiply, zero, type Money } from '../money';
-import { OrderNotFoundError } from '../errors';
-import type { OrderState } from './state';
 
 /** One SKU in an order: every unit of it costs the same. */
 export interface OrderLine {
@@ -27,10 +25,4 @@ export function lineTotal(line: OrderLine): Money {
 
 export function linesTotal(currency: string, lines: OrderLines): Money {
   return sortedLines(lines).reduce((total, line) => add(total, lineTotal(line)), zero(currency));
-}
-
-/** Σ quantity × unit price over the order's lines. */
-export function orderTotal(state: Pick<OrderState, 'orderId' | 'currency' | 'items'>): Money {
-  if (state.currency === null) throw new OrderNotFoundError(state.orderId ?? undefined);
-  return linesTotal(state.currency, state.items);
 }

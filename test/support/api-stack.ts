@@ -3,7 +3,7 @@ import type { Client as PgClient } from 'pg';
 import { PostgresEventStore, listenForAppends, saveCheckpoint, type Subscription } from '../../eventstore';
 import { createPgClient } from '../../infra';
 import { ProjectionRunner, startSubscriptionProjector, PROJECTION_NAMES } from '../../projections';
-import { orderRegistry } from '../../workers/temporal-workers';
+import { orderRegistry } from '../../domain';
 import { openTestDatabase } from './postgres';
 import { runWorkers, type RunningWorkers } from './temporal';
 import { makeCatalog } from './saga-fixtures';

@@ -6,7 +6,7 @@ import { buildApi } from '../../api/server';
 import { createApiKey } from '../../api/api-keys';
 import type { ReadinessChecks } from '../../infra/observability';
 import { PostgresEventStore } from '../../eventstore';
-import { orderRegistry } from '../../workers/temporal-workers';
+import { orderRegistry } from '../../domain';
 
 export interface RunningApi {
   app: FastifyInstance;

@@ -5,7 +5,7 @@ import { upsertCustomers, upsertProducts, type CustomerSeed } from '../../activi
 import { UNDELIVERABLE_POSTAL_CODE } from '../../activities/shipping';
 import { PostgresEventStore } from '../../eventstore';
 import { orderStreamId, type OrderState } from '../../domain';
-import { orderRegistry } from '../../workers/temporal-workers';
+import { orderRegistry } from '../../domain';
 import { TASK_QUEUES } from '../../workflows/task-queues';
 import {
   ORDER_WORKFLOW_TYPE,

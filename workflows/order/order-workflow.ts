@@ -27,7 +27,7 @@ import {
   type OrderState,
   type OrderStatus,
 } from '../../domain';
-import { findBusinessFailure } from '../../activities/errors';
+import { findBusinessFailure } from './business-failures';
 import {
   addItemUpdate,
   cancelOrderSignal,

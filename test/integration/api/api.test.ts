@@ -6,7 +6,7 @@ import * as fc from 'fast-check';
 import { PostgresEventStore, listenForAppends, saveCheckpoint, type Subscription } from '../../../eventstore';
 import { createPgClient } from '../../../infra';
 import { ProjectionRunner, startSubscriptionProjector, PROJECTION_NAMES } from '../../../projections';
-import { orderRegistry } from '../../../workers/temporal-workers';
+import { orderRegistry } from '../../../domain';
 import { openTestDatabase } from '../../support/postgres';
 import { runWorkers, type RunningWorkers } from '../../support/temporal';
 import { makeCatalog } from '../../support/saga-fixtures';

@@ -19,7 +19,7 @@ import { kafkaGroupId, kafkaTopics } from '../../../messaging/kafka-topics';
 import { rabbitQueueDepths } from '../../../messaging/rabbitmq-management';
 import { relayCheckpointId } from '../../../messaging/relay';
 import { loadCheckpoint } from '../../../eventstore';
-import { orderRegistry } from '../../../workers/temporal-workers';
+import { orderRegistry } from '../../../domain';
 import { SYSTEM_PROCESSES, Supervisor } from '../../../workers/supervisor';
 import { withWorkflowBundle } from '../../../workers/workflow-bundle';
 import { PROJECTORS } from '../../../workers/projector';

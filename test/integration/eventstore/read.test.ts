@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Client as PgClient } from 'pg';
 import {
-  AggregateRepository,
   PostgresEventStore,
   listenForAppends,
   loadCheckpoint,
@@ -178,39 +177,6 @@ describe('event store reads (real Postgres)', () => {
       expect(seen).toEqual([1, 2, 3]);
       expect(latencies[0]).toBeLessThan(2000);
       expect((await loadCheckpoint(db, subscriptionId)).globalPosition).toBe(subscription.checkpoint.globalPosition);
-    });
-  });
-
-  describe('aggregates', () => {
-    interface Counter {
-      total: number;
-      count: number;
-    }
-    type CounterEvent = { type: 'ThingHappened'; data: { n: number } };
-    const counter = {
-      initialState: { total: 0, count: 0 } as Counter,
-      evolve: (s: Counter, e: CounterEvent): Counter => ({ total: s.total + e.data.n, count: s.count + 1 }),
-      snapshotEvery: 5,
-    };
-
-    it('loads state from its stream, saves with the expected version, and uses snapshots', async () => {
-      const repo = new AggregateRepository<Counter, CounterEvent>(store, db, counter);
-      const streamId = `Thing-${randomUUID()}`;
-      for (let i = 1; i <= 7; i++) {
-        const loaded = await repo.load(streamId);
-        await repo.save(streamId, loaded, [{ eventId: randomUUID(), type: 'ThingHappened', data: { n: i } }]);
-      }
-      expect(await repo.load(streamId)).toEqual({ state: { total: 28, count: 7 }, version: 7 });
-      const snapshot = await db('snapshots').where('stream_id', streamId).first<{ stream_version: string; state: Counter }>();
-      expect(snapshot).toMatchObject({ state: { total: 15, count: 5 } });
-      expect(Number(snapshot?.stream_version)).toBe(5);
-
-      // A stale writer gets a ConcurrencyError rather than overwriting.
-      const stale = { state: { total: 0, count: 0 }, version: 3 };
-      await expect(repo.save(streamId, stale, [{ eventId: randomUUID(), type: 'ThingHappened', data: { n: 1 } }])).rejects.toMatchObject({
-        name: 'ConcurrencyError',
-        actual: 7,
-      });
     });
   });
 });

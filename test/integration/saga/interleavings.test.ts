@@ -9,7 +9,7 @@ import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/clie
 import { ApplicationFailure } from '@temporalio/common';
 import fc from 'fast-check';
 import { PostgresEventStore } from '../../../eventstore';
-import { orderRegistry } from '../../../workers/temporal-workers';
+import { orderRegistry } from '../../../domain';
 import { openTestDatabase } from '../../support/postgres';
 import { runWorkers, type RunningWorkers } from '../../support/temporal';
 import { customerToken, http, operatorToken, startApi, type RunningApi } from '../../support/api';

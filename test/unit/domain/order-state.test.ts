@@ -1,4 +1,4 @@
-import { evolve, initialOrderState, orderStateFrom, orderTotal, sagaProgress, type OrderEvent } from '../../../domain';
+import { evolve, initialOrderState, orderStateFrom, sagaProgress, type OrderEvent } from '../../../domain';
 import {
   cancelled,
   captured,
@@ -36,7 +36,6 @@ describe('evolve', () => {
     expect(state.status).toBe('draft');
     expect(state.items['SKU-A']).toEqual({ sku: 'SKU-A', quantity: 3, unitPrice: usd(1000) });
     expect(state.total).toEqual(usd(3250));
-    expect(orderTotal(state)).toEqual(usd(3250));
   });
 
   it('drops a removed line from the total', () => {
@@ -99,20 +98,6 @@ describe('evolve', () => {
   it('keeps state plain JSON, for workflow queries', () => {
     const state = orderStateFrom(delivered);
     expect(JSON.parse(JSON.stringify(state))).toEqual(state);
-  });
-});
-
-describe('orderTotal', () => {
-  it('is quantity times unit price, summed', () => {
-    expect(orderTotal(orderStateFrom(draft))).toEqual(TOTAL);
-  });
-
-  it('is zero for an order without items', () => {
-    expect(orderTotal(orderStateFrom([created]))).toEqual(usd(0));
-  });
-
-  it('does not exist for an order that does not exist', () => {
-    expect(() => orderTotal(initialOrderState)).toThrow(expect.objectContaining({ code: 'ORDER_NOT_FOUND' }));
   });
 });
 

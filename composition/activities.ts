@@ -1,0 +1,55 @@
+import type { Knex } from 'knex';
+import type { Logger } from '../infra/logger';
+import { createOrderEventActivities } from '../activities/order-events';
+import { PublishingBesideAppend, createPublishingActivities } from '../activities/publishing';
+import {
+  createInventoryActivities,
+  createNotificationActivities,
+  createPaymentActivities,
+  createShippingActivities,
+  type PaymentOptions,
+} from '../activities/services';
+import { FastPathDeliveries } from '../messaging/fast-path-deliveries';
+import type { ServiceName } from '../workflows/task-queues';
+import { lazyBrokerPublishers } from './publishers';
+import { createOrderEventStore } from './store';
+
+/** What a Temporal worker serves: the order workflow and its event activities, or one saga service. */
+export type WorkerRole = 'orders' | ServiceName;
+export const WORKER_ROLES: readonly WorkerRole[] = ['orders', 'inventory', 'payments', 'shipping', 'notifications'];
+
+export interface ActivityDependencies {
+  db: Knex;
+  /** Extra options for the payment activities (e.g. the capture delay in tests). */
+  paymentOptions?: Partial<PaymentOptions>;
+  logger?: Logger;
+}
+
+export interface RoleActivities {
+  activities: object;
+  /** Releases what the activities hold (the order role's broker connections); never rejects. */
+  dispose(): Promise<void>;
+}
+
+/** The activities of one worker role, with what they need: the store and the publishers for the order role. */
+export function createActivities(role: WorkerRole, deps: ActivityDependencies): RoleActivities {
+  const nothingToDispose = async (): Promise<void> => undefined;
+  switch (role) {
+    case 'orders': {
+      // This store appends: it notifies the LISTENing subscribers (the relay) of new events.
+      const store = createOrderEventStore(deps.db, { notifyAppends: true });
+      const { publishers, close } = lazyBrokerPublishers('order-worker');
+      const publishing = { store, publishers, deliveries: new FastPathDeliveries(deps.db) };
+      const besideAppend = new PublishingBesideAppend(publishing, { logger: deps.logger });
+      return { activities: { ...createOrderEventActivities(store, besideAppend), ...createPublishingActivities(publishing) }, dispose: close };
+    }
+    case 'inventory':
+      return { activities: createInventoryActivities(deps.db), dispose: nothingToDispose };
+    case 'payments':
+      return { activities: createPaymentActivities(deps.db, deps.paymentOptions), dispose: nothingToDispose };
+    case 'shipping':
+      return { activities: createShippingActivities(deps.db), dispose: nothingToDispose };
+    case 'notifications':
+      return { activities: createNotificationActivities(deps.db), dispose: nothingToDispose };
+  }
+}
