@@ -73,6 +73,8 @@ async function answerOf(order: OrderDriver, err: unknown): Promise<string> {
   throw err;
 }
 
+const recentWorkflowIds: string[] = [];
+
 interface Run {
   expected: Expected;
   reached: boolean;
@@ -110,6 +112,7 @@ async function drive(harness: WorkflowHarness, s: Scenario, orderId: string): Pr
   // The model says so (delivery siblings play no part before the cancels).
   const expected = expectedRun(s, { completed: () => false });
   const order = await harness.startOrder({ orderId, items: s.items });
+  recentWorkflowIds.push(workflowId);
   const answers: string[] = [];
   let reached = false;
   let workflowCancelSent = false;
@@ -143,7 +146,14 @@ async function drive(harness: WorkflowHarness, s: Scenario, orderId: string): Pr
       const cancelled = expected.cancelTaken || expected.workflowCancelled;
       const landing = m?.kind === 'step' ? m.landing : 'before';
       if (!cancelled) g.release();
-      else if (landing === 'completes') {
+      else if (m?.kind === 'confirm') {
+        // The confirmation is not waited for when cancelled (the workflow moves on at once). Wait until
+        // the activity learned of its cancellation: reported after the workflow ended, it would stay
+        // open on the test server, and an activity open there stops time skipping for every later run.
+        // (Letting it finish instead races the workflow task that cancels it, which the test server
+        // does not survive: that workflow task never completes.)
+        await Promise.race([g.cancelRequested, sleep(WAIT_MS)]);
+      } else if (landing === 'completes') {
         // Let the step finish once the cancel reached it: it completes after the cancel was taken.
         await Promise.race([g.cancelRequested, sleep(WAIT_MS)]);
         g.release();
@@ -171,11 +181,25 @@ async function drive(harness: WorkflowHarness, s: Scenario, orderId: string): Pr
   ]);
   for (const g of gates) g.release();
   if (!settled) {
+    const recent = await Promise.all(
+      recentWorkflowIds.slice(-4).map(async (id) => {
+        const d = await harness.client.workflow.getHandle(id).describe();
+        return `${id}: ${d.status.name}, pending activities ${JSON.stringify(d.raw.pendingActivities?.map((a) => [a.activityType?.name, a.state, a.attempt]))}`;
+      }),
+    );
+    const self = await order.handle.describe();
+    console.log(`saga model: hung run ${orderId}: pending ${JSON.stringify(self.raw.pendingActivities?.map((a) => [a.activityType?.name, a.state]))}, recent: ${recent.join('; ')}`);
     await order.handle.terminate('saga-model: the run hung').catch(() => undefined);
     error = new Error(`the workflow did not end within ${WAIT_MS} ms`);
   }
   await harness.doubles.log.idle(WAIT_MS);
   const workflowStatus = (await order.handle.describe()).status.name;
+  // An activity the server still counts as open would stop time skipping for the runs after this one.
+  const open = await until('no activity left open', async () => {
+    const pending = (await order.handle.describe()).raw.pendingActivities ?? [];
+    return pending.length === 0 ? [] : undefined;
+  }, 3_000).catch(() => undefined);
+  if (!open && error === undefined) error = new Error('an activity is still open on the server after the workflow ended');
   return { expected, reached, answers, workflowStatus, outcome, error };
 }
 
