@@ -6,8 +6,18 @@
  * two undos; a rare retryable failure of any activity; and a delivery or its timeout. Each run drives
  * one order on the time-skipping server and checks, once the workflow ended, its events, status,
  * answers and compensations against the model of the rules (test/support/saga-model.ts), the service
- * doubles against the shared invariant, and replays the run's history (a worker restart at any point
- * replays a prefix of it).
+ * doubles against the shared invariant, and replays the run's history on a fresh replay worker.
+ *
+ * Worker restarts are not a generated dimension: on the Java time-skipping test server a workflow task
+ * for a stopped worker's sticky queue never moves to the normal queue (no sticky schedule-to-start
+ * timeout, ResetStickyTaskQueue unimplemented), so a restarted worker stalls its orders; and a worker
+ * without a cache (no sticky queue) makes each order take seconds. The replay of every run's full
+ * history checks what a restart would replay (any prefix of it) for determinism.
+ *
+ * Two things the runs keep out (see normalise in test/support/saga-model.ts): an undo that fails for a
+ * step whose activity reported its cancellation after the service had done the work (the order ends
+ * with the service holding it and nothing on record), and a workflow cancel racing a confirmation
+ * that finishes at that moment (the test server never completes that workflow task).
  *
  *   SAGA_MODEL_SEED=<seed> [SAGA_MODEL_PATH=<path>] SAGA_MODEL_RUNS=<n> ./run npx jest test/workflow/saga-model --runInBand
  *
