@@ -73,11 +73,14 @@ export interface ActivityCall {
 export class Gate {
   private open!: () => void;
   private reached!: (call: ActivityCall) => void;
+  private noticed!: () => void;
   private releasedFlag = false;
   /** Resolves once the gate is released. */
   readonly released: Promise<void> = new Promise((resolve) => (this.open = resolve));
   /** Resolves with the first call that reached the gate. */
   readonly entered: Promise<ActivityCall> = new Promise((resolve) => (this.reached = resolve));
+  /** Resolves once a call waiting at the gate learned (from a heartbeat) that its activity is cancelled. */
+  readonly cancelRequested: Promise<void> = new Promise((resolve) => (this.noticed = resolve));
 
   release(): void {
     this.releasedFlag = true;
@@ -92,6 +95,11 @@ export class Gate {
   arrive(call: ActivityCall): void {
     this.reached(call);
   }
+
+  /** @internal */
+  noticeCancel(): void {
+    this.noticed();
+  }
 }
 
 interface FaultTiming {
@@ -104,7 +112,7 @@ export type Fault = FaultTiming &
     | { kind: 'retryable'; message?: string }
     | { kind: 'business'; type: BusinessFailureType; message?: string; details?: BusinessFailureDetails }
     | { kind: 'delay'; ms: number }
-    | { kind: 'gate'; gate: Gate }
+    | { kind: 'gate'; gate: Gate; ignoreCancel?: boolean }
   );
 
 /** Builders for faults. */
@@ -124,8 +132,13 @@ export const faults = {
    * server does not skip time while an activity is outstanding).
    */
   delay: (ms: number, timing: FaultTiming = {}): Fault => ({ kind: 'delay', ms, ...timing }),
-  /** Waits, heartbeating, until the test calls gate.release(); ends early if the activity is cancelled. */
-  gate: (gate: Gate, timing: FaultTiming = {}): Fault => ({ kind: 'gate', gate, ...timing }),
+  /**
+   * Waits, heartbeating, until the test calls gate.release(); ends early if the activity is cancelled,
+   * unless `ignoreCancel`: then it waits on, as a service that does not check for cancellation does,
+   * and the activity goes on to complete (or fail) once released. Either way gate.cancelRequested
+   * tells the test when the cancellation reached the call.
+   */
+  gate: (gate: Gate, timing: FaultTiming & { ignoreCancel?: boolean } = {}): Fault => ({ kind: 'gate', gate, ...timing }),
 };
 
 export interface FaultRule {
@@ -176,17 +189,23 @@ export class FaultPlan {
 
 const HEARTBEAT_EVERY_MS = 200;
 
-/** Waits for a promise or a number of ms, heartbeating; a cancelled activity ends with CancelledFailure. */
-async function waitHeartbeating(until: Promise<void> | number): Promise<void> {
+/**
+ * Waits for a promise or a number of ms, heartbeating; a cancelled activity ends with CancelledFailure
+ * (unless `ignoreCancel`, when it only reports the cancellation to `onCancel` and waits on).
+ */
+async function waitHeartbeating(until: Promise<void> | number, options: { ignoreCancel?: boolean; onCancel?: () => void } = {}): Promise<void> {
   const context = Context.current();
   const deadline = typeof until === 'number' ? Date.now() + until : Infinity;
   let done = false;
   if (typeof until !== 'number') void until.then(() => (done = true));
+  if (options.onCancel) context.cancelled.catch(options.onCancel);
+  const sleep = (ms: number): Promise<void> =>
+    options.ignoreCancel ? new Promise((resolve) => setTimeout(resolve, ms)) : context.sleep(ms);
   while (!done && Date.now() < deadline) {
     context.heartbeat();
     const step = Math.min(HEARTBEAT_EVERY_MS, deadline - Date.now());
     // context.sleep rejects with a CancelledFailure when the activity is cancelled.
-    await (typeof until === 'number' ? context.sleep(step) : Promise.race([until, context.sleep(step)]));
+    await (typeof until === 'number' ? sleep(step) : Promise.race([until, sleep(step)]));
   }
 }
 
@@ -201,7 +220,7 @@ async function applyFault(fault: Fault, call: ActivityCall): Promise<void> {
       return;
     case 'gate':
       fault.gate.arrive(call);
-      await waitHeartbeating(fault.gate.released);
+      await waitHeartbeating(fault.gate.released, { ignoreCancel: fault.ignoreCancel === true, onCancel: () => fault.gate.noticeCancel() });
       return;
   }
 }
