@@ -49,7 +49,10 @@ import {
 } from '../support/saga-model';
 
 const RUNS = Number(process.env.SAGA_MODEL_RUNS ?? 200);
-const SEED = process.env.SAGA_MODEL_SEED === undefined ? undefined : Number(process.env.SAGA_MODEL_SEED);
+// CI runs a pinned seed (a red CI must be reproducible); elsewhere every run draws a new one, printed on failure.
+const PINNED_CI_SEED = 20261202;
+const SEED =
+  process.env.SAGA_MODEL_SEED !== undefined ? Number(process.env.SAGA_MODEL_SEED) : process.env.CI ? PINNED_CI_SEED : undefined;
 const PATH = process.env.SAGA_MODEL_PATH;
 const SHRINK = process.env.SAGA_MODEL_SHRINK === '1';
 /** One run's limit on waiting (for a gate, a status, the result); a hung run fails instead of the test timing out. */
@@ -312,7 +315,6 @@ async function violations(harness: WorkflowHarness, s: Scenario, orderId: string
     if (unrecordedStep && unrecordedNotes[unrecordedStep]?.test(problem)) continue;
     // Sold stock is what an unsettled inventory step holds when the delivery's commit went ahead of a
     // failed markDelivered (the shared check predates unsettled steps there); it is on record.
-    if (problem === 'stock sold for an order not delivered' && state.unsettled.includes('inventory')) continue;
     problems.push(`invariant: ${problem}`);
   }
   // ...money balanced and charged at most once...
@@ -320,8 +322,9 @@ async function violations(harness: WorkflowHarness, s: Scenario, orderId: string
   const { payments, reservations, shipments } = harness.doubles.serviceState(workflowId);
   check(payments.length <= 1 && reservations.length <= 1 && shipments.length <= 1, `records: ${payments.length} payments, ${reservations.length} reservations, ${shipments.length} shipments`);
   const net = payments.reduce((sum, p) => sum + (p.status === 'captured' ? (p.amount?.amountMinor ?? 0) : 0), 0);
-  const owed = state.status === 'delivered' || state.unsettled.includes('payment') ? total : 0;
-  check(net === owed, `net charge ${net}, expected ${owed}`);
+  // An unsettled payment is one whose refund could not be done: charged, or never charged at all.
+  const owed = state.status === 'delivered' ? [total] : state.unsettled.includes('payment') ? [0, total] : [0];
+  check(owed.includes(net), `net charge ${net}, expected ${owed.join(' or ')}`);
   // ...and stock where the reservation says it is.
   for (const { sku, quantity } of s.items) {
     const level = harness.doubles.inventory.stock.get(sku);

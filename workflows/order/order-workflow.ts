@@ -316,7 +316,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderOut
       // Shipped: from here on a cancel request is refused; only a lost delivery unwinds the order.
       step = 'confirmation';
       const { total } = submittedOrder(held());
-      await services.notifications.sendOrderConfirmation({
+      await steps.notifications.sendOrderConfirmation({
         notificationId: ids.notification,
         orderId,
         customerId,
@@ -381,8 +381,6 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderOut
     const failure = findBusinessFailure(err);
     const reason = reasonFrom(failure ? `${failure.type}: ${failure.message}` : (err as Error)?.message ?? String(err));
     log.error('an undo could not be done; the order needs an operator', { orderId, step: compensable, reason });
-    const stillHeld = { inventory: held().reservationId, payment: held().paymentId, shipment: held().shipmentId }[compensable];
-    if (stillHeld === null) return;
     try {
       await ledger.record({ type: 'RecordCompensationFailed', data: { step: compensable, reason, now: now() } });
     } catch (recordErr) {

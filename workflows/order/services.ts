@@ -33,6 +33,7 @@ export const cancelSafeSteps = {
     heartbeatTimeout: '5s',
   }),
   shipping: proxyActivities<Pick<ShippingActivities, 'createShipment'>>({ taskQueue: TASK_QUEUES.shipping, ...waitForCancel }),
+  notifications: proxyActivities<NotificationActivities>({ taskQueue: TASK_QUEUES.notifications, ...waitForCancel }),
 };
 
 /** The services the saga calls, each on its own task queue. */
