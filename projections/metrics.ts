@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { PostgresEventStore } from '../eventstore';
 import type { Logger } from '../infra/logger';
 import type { ConsumerObserver } from '../messaging/handler';
@@ -72,6 +72,8 @@ export function projectorMetrics(registry: Registry, options: ProjectorMetricsOp
   lagGauge('projection_lag_events', 'Order events up to the head not applied yet', (lag) => lag.events);
   lagGauge('projection_lag_seconds', 'Age of the oldest Order event not applied yet (0 when caught up)', (lag) => lag.seconds);
 
+  if (options.projections.includes('order_view')) unsettledOrdersGauge(registry, options);
+
   return {
     applied(projection, result) {
       applied.inc({ projection }, result.applied);
@@ -83,4 +85,28 @@ export function projectorMetrics(registry: Registry, options: ProjectorMetricsOp
       failed: (_err, parked) => errors.inc({ action: parked ? 'park' : 'retry' }),
     },
   };
+}
+
+/**
+ * Orders whose undo of a saga step could not be done (status compensation_failed), from the read model
+ * when scraped: each one waits for an operator (see the README), so an alert on > 0 is the point.
+ */
+function unsettledOrdersGauge(registry: Registry, options: ProjectorMetricsOptions): void {
+  let count = 0;
+  const refresh = readOnScrape(
+    async () => {
+      const row = await options.db(`${options.schema}.order_view`).where({ status: 'compensation_failed' }).count<{ count: string }[]>('* as count').first();
+      count = Number(row?.count ?? 0);
+    },
+    { onError: (err) => options.logger.warn({ err: err.message }, 'could not count orders awaiting an operator') },
+  );
+  new Gauge({
+    name: 'orders_compensation_failed',
+    help: 'Orders whose undo of a saga step could not be done (status compensation_failed): each needs an operator',
+    registers: [registry],
+    async collect() {
+      await refresh();
+      this.set(count);
+    },
+  });
 }

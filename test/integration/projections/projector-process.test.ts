@@ -209,6 +209,8 @@ describe('projector process (real Postgres and RabbitMQ)', () => {
       expect(samples(text, 'projection_head_position').get(label)).toBe(Number(stored.at(-1)!.globalPosition));
     }
     expect(sum(samples(text, 'projector_errors_total'))).toBe(0);
+    // The order it projected ended well: no order awaits an operator.
+    expect(samples(text, 'orders_compensation_failed')).toEqual(new Map([['', 0]]));
     expect(text).toContain('process_cpu_seconds_total');
 
     await supervisor.stop();
