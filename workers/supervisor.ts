@@ -49,6 +49,7 @@ export class Supervisor {
   private readonly children = new Map<string, ChildProcess>();
   private readonly specs = new Map<string, ProcessSpec>();
   private readonly restartCounts = new Map<string, number>();
+  private readonly startedAt = new Map<string, number>();
   private readonly pendingRestarts = new Set<NodeJS.Timeout>();
   private stopping = false;
 
@@ -69,6 +70,12 @@ export class Supervisor {
   /** The pid of a running child, if it runs. */
   pid(name: string): number | undefined {
     return this.children.get(name)?.pid;
+  }
+
+  /** How long the child has been running since it was (re)started, or undefined when it does not run. */
+  uptimeMs(name: string): number | undefined {
+    const started = this.startedAt.get(name);
+    return this.children.has(name) && started !== undefined ? Date.now() - started : undefined;
   }
 
   restarts(name: string): number {
@@ -105,6 +112,7 @@ export class Supervisor {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.children.set(spec.name, child);
+    this.startedAt.set(spec.name, Date.now());
     const onLine = this.options.onLine ?? printLine;
     readline.createInterface({ input: child.stdout! }).on('line', (line) => onLine(spec.name, line, 'stdout'));
     readline.createInterface({ input: child.stderr! }).on('line', (line) => onLine(spec.name, line, 'stderr'));

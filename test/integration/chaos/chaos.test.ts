@@ -35,6 +35,7 @@ import { ResilientApiClient } from './resilient-client';
 const ORDERS = Number(process.env.CHAOS_ORDERS ?? 20);
 const CONCURRENCY = Number(process.env.CHAOS_CONCURRENCY ?? 5);
 const KILL_EVERY_MS = Number(process.env.CHAOS_KILL_EVERY_MS ?? 1500);
+const MIN_UPTIME_MS = Number(process.env.CHAOS_MIN_UPTIME_MS ?? 8000);
 const STOCK = 500;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -56,7 +57,7 @@ interface ChaosLog {
 
 /**
  * Until `done` resolves and every process was killed at least once: a SIGKILL every KILL_EVERY_MS to
- * the next process of a shuffled round, RabbitMQ stopped and started after the second kill, Kafka
+ * the next process of a shuffled round that has been up for MIN_UPTIME_MS, RabbitMQ stopped and started after the second kill, Kafka
  * after the fourth. The supervisor restarts what was killed.
  */
 async function unleashChaos(supervisor: Supervisor, done: Promise<unknown>): Promise<ChaosLog> {
@@ -71,7 +72,10 @@ async function unleashChaos(supervisor: Supervisor, done: Promise<unknown>): Pro
     await sleep(KILL_EVERY_MS);
     if (round.length === 0) round = [...names].sort(() => Math.random() - 0.5);
     const victim = round.pop()!;
-    if (supervisor.kill(victim, 'SIGKILL')) log.kills.push(victim);
+    // A process gets MIN_UPTIME_MS after each restart before it can be killed again: a crash loop
+    // that never lets a worker finish starting (an order worker takes seconds here) is not the subject.
+    const up = supervisor.uptimeMs(victim);
+    if (up !== undefined && up >= MIN_UPTIME_MS && supervisor.kill(victim, 'SIGKILL')) log.kills.push(victim);
     else round.unshift(victim);
     const outage = log.kills.length === 2 ? 'rabbitmq' : log.kills.length === 4 ? 'kafka' : undefined;
     if (outage && !log.outages.includes(outage)) {
