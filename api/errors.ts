@@ -64,11 +64,16 @@ function fromTemporal(err: unknown): MappedError | undefined {
     const code = (err.cause as { code?: number } | undefined)?.code;
     if (code !== undefined && UNAVAILABLE_GRPC.has(code)) return dependencyDown('Temporal');
     if (code === 5 /* NOT_FOUND */) return mapped(problem(404, 'Order was not found.'));
-    if (/already completed|workflow execution already/i.test(err.message)) {
+    if (isWorkflowClosedError(err)) {
       return mapped(problem(409, 'The order is closed and takes no more changes.'));
     }
   }
   return undefined;
+}
+
+/** Temporal's answer to a command for a workflow that has ended (the server says so in words only). */
+export function isWorkflowClosedError(err: unknown): boolean {
+  return err instanceof Error && /already completed|workflow execution already/i.test(err.message);
 }
 
 /** Maps anything a route can throw to a problem; bad input never becomes a 500. */

@@ -9,6 +9,7 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { nameBasedUuid } from '../infra/ids';
+import { isWorkflowClosedError } from './errors';
 import { config } from '../config';
 import { TASK_QUEUES } from '../workflows/task-queues';
 import { CustomerIdKey, OrderStatusKey } from '../workflows/search-attributes';
@@ -181,7 +182,7 @@ export class OrdersGateway {
         return { accepted: false, status: status ?? (await this.state(orderId)).status, detail: refusal.message };
       }
       // A workflow that has ended takes no update; its final state says whether the order is cancelled.
-      if (err instanceof WorkflowNotFoundError || /already completed/i.test((err as Error)?.message ?? '')) {
+      if (err instanceof WorkflowNotFoundError || isWorkflowClosedError(err)) {
         const status = await this.closedStatus(orderId);
         if (status === undefined) throw err;
         return status === 'cancelled'

