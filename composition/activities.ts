@@ -9,7 +9,7 @@ import {
   createShippingActivities,
   type PaymentOptions,
 } from '../activities/services';
-import { FastPathDeliveries } from '../messaging/fast-path-deliveries';
+import { FastPathDeliveries } from '../messaging/relay/fast-path-deliveries';
 import type { ServiceName } from '../workflows/task-queues';
 import { lazyBrokerPublishers } from './publishers';
 import { createOrderEventStore } from './store';

@@ -9,8 +9,8 @@ import { logLevel, type logCreator } from 'kafkajs';
 import { config, parseConfig, type Env } from '../config';
 import { createIdempotentProducer, createKafka, createKnex } from '../infra';
 import { migrateToLatest } from '../infra/migrate';
-import { kafkaTopicConfigs } from '../messaging/kafka-topics';
-import { rabbitManagementFetch, vhostOf } from '../messaging/rabbitmq-management';
+import { kafkaTopicConfigs } from '../messaging/kafka/kafka-topics';
+import { rabbitManagementFetch, vhostOf } from '../messaging/rabbitmq/rabbitmq-management';
 import { testEnvironment } from './environments';
 
 interface Environment {
