@@ -21,8 +21,9 @@ interface Environment {
 const say = (message: string): void => console.error(`[stack] ${message}`);
 
 // Retriable answers of a broker whose coordinators are still starting (their internal topics are made on
-// first use): kafkajs logs them at ERROR while it retries. A fresh stack always gives some.
-const COORDINATOR_STARTING = /coordinator is (loading|not available)/i;
+// first use, and a group's coordinator may move while they settle): kafkajs logs them at ERROR while it
+// retries. A fresh stack always gives some.
+const COORDINATOR_STARTING = /coordinator is (loading|not available)|not the correct coordinator/i;
 
 /**
  * kafkajs's log for provisioning: its retries while the coordinators start are kept quiet (should they
