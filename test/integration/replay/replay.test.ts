@@ -107,7 +107,7 @@ describe('replay of recorded order histories (determinism guard)', () => {
     expect(cancelled).toContain('workflowExecutionUpdateAcceptedEventAttributes');
   });
 
-  it('an encrypted history's input is ciphertext, which replay needs the codec to read', async () => {
+  it('the input of an encrypted history is ciphertext, which replay needs the codec to read', async () => {
     const { history } = JSON.parse(readFileSync(path.join(ENCRYPTED_DIR, 'happy-path.json'), 'utf8')) as { history: { events: Record<string, unknown>[] } };
     const input = (history.events[0]?.workflowExecutionStartedEventAttributes as { input: { payloads: { metadata: Record<string, string>; data: string }[] } }).input.payloads[0]!;
     const payload = { metadata: Object.fromEntries(Object.entries(input.metadata).map(([k, v]) => [k, Buffer.from(v, 'base64')])), data: Buffer.from(input.data, 'base64') };
