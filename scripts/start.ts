@@ -6,7 +6,8 @@ import { config } from '../config';
 import { createKnex } from '../infra';
 import { createApiKey } from '../api/api-keys';
 import { DEMO_IDS } from '../activities/catalog-seed';
-import { SYSTEM_PROCESSES, Supervisor } from '../workers/supervisor';
+import { CODEC_SERVER_PROCESS, SYSTEM_PROCESSES, Supervisor } from '../workers/supervisor';
+import { ensureDevelopmentCodecKeys } from '../infra/codec/dev-keys';
 import { withWorkflowBundle } from '../workers/workflow-bundle';
 
 let supervisor: Supervisor | undefined;
@@ -23,13 +24,15 @@ async function mintDevelopmentTokens(): Promise<{ operator: string; customer: st
   }
 }
 
-function printWhereToLook(tokens: { operator: string; customer: string }): void {
+function printWhereToLook(tokens: { operator: string; customer: string }, codecKeyFile: string | undefined): void {
   const env = config();
+  const codec = `http://${env.CODEC_SERVER_HOST}:${env.CODEC_SERVER_PORT}`;
   const api = `http://${env.API_HOST}:${env.API_PORT}`;
   console.log(`
 Orders-on-Temporal is running.
   API docs            ${api}/docs   (OpenAPI: ${api}/openapi.json)
-  Temporal Web UI     ${env.TEMPORAL_UI_URL}
+  Temporal Web UI     ${env.TEMPORAL_UI_URL}   (payloads decoded through the codec server)
+  Codec server        ${codec}   (keys: ${codecKeyFile ?? 'CODEC_KEYS'})
   RabbitMQ management http://127.0.0.1:15672 (guest/guest)
   Stack health        npm run stack:status
 
@@ -43,7 +46,8 @@ Try:
   curl -s -X POST ${api}/orders/<orderId>/items -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"sku":"KB-ERGO-01","quantity":1}'
   curl -s -X POST ${api}/orders/<orderId>/submit -H "authorization: Bearer $TOKEN"
   curl -s ${api}/orders/<orderId> -H "authorization: Bearer $TOKEN"
-  npm run temporal -- workflow query --workflow-id order-<orderId> --name getSagaProgress
+  npm run temporal -- workflow query --workflow-id order-<orderId> --name getSagaProgress --codec-endpoint ${codec} --codec-auth "Bearer ${tokens.operator}"
+  npm run temporal -- workflow show --workflow-id order-<orderId> --codec-endpoint ${codec} --codec-auth "Bearer ${tokens.operator}"
 `);
 }
 
@@ -60,13 +64,15 @@ process.on('SIGTERM', stop);
 async function main(): Promise<void> {
   const tokens = await mintDevelopmentTokens();
   // Bundled once here, so that an order worker (re)starts in a second.
+  // Payloads encrypted in local dev: a key file made once in the stack's state folder (unless keys are configured).
+  const codecKeyFile = ensureDevelopmentCodecKeys(process.env);
   const env = await withWorkflowBundle();
   supervisor = new Supervisor({
     env,
     onExit: (name, code, signal) => console.error(`[supervisor] ${name} exited (code ${code}, signal ${signal}); restarting in 1 s`),
   });
-  supervisor.start(SYSTEM_PROCESSES);
-  printWhereToLook(tokens);
+  supervisor.start([...SYSTEM_PROCESSES, CODEC_SERVER_PROCESS]);
+  printWhereToLook(tokens, codecKeyFile);
 }
 
 main().catch((err: unknown) => {
