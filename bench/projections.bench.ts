@@ -7,13 +7,17 @@
  *      ahead while writing as the rebuild does; then each projection rebuilt alone vs its own floor;
  *  (b) the live lag under a steady load: from an append's commit to the incremental runner (fed by an
  *      event store subscription per projection) having committed it, p50/p99 over every event and
- *      projection.
+ *      projection;
+ *  (c) the broker projectors (workers/projector.ts's handlers on the real consumers: order on RabbitMQ,
+ *      analytics on Kafka) draining BENCH_LIVE_EVENTS (5,000) delivered events into read models of
+ *      their own, with batches of PROJECTOR_BATCH_SIZE (100) against one transaction per delivery:
+ *      events/s each, and batching_ratio, the lower of the two projectors' ratios.
  */
 import type { Knex } from 'knex';
 import { Client as PgClient } from 'pg';
 import { config } from '../config';
 import { ORDER_EVENT_DEFINITIONS, initialOrderState, orderStreamId, toOrderEvent, type OrderEvent, type OrderState } from '../domain';
-import { EventRegistry, PostgresEventStore, deterministicEventId, listenForAppends, type StoredEvent, type Subscription } from '../eventstore';
+import { EventRegistry, PostgresEventStore, START_OF_LOG, deterministicEventId, listenForAppends, type StoredEvent, type Subscription } from '../eventstore';
 import { createLogger } from '../infra/logger';
 import {
   PROJECTION_NAMES,
@@ -35,6 +39,17 @@ import { aggregateUpsert } from '../projections/storage/aggregate-store';
 import { ORDER_VIEW_UPSERT } from '../projections/storage/order-view-store';
 import { appendOrderEvents, pickScenario, sampleOrderHistory, seededRandom } from '../projections/testing/sample-orders';
 import type { ProjectionStep } from '../projections/types';
+import { encodeEvent } from '../messaging/envelope';
+import { KafkaEventConsumer } from '../messaging/kafka-consumer';
+import { KafkaPublisher } from '../messaging/kafka-publisher';
+import { connectRabbitMq, createKafka } from '../infra';
+import { RabbitMqConsumer } from '../messaging/rabbitmq-consumer';
+import { publishOptions } from '../messaging/rabbitmq-publisher';
+import { parkingQueueName, retryQueueName } from '../messaging/rabbitmq-topology';
+import { DEFAULT_RETRY_DELAYS_MS } from '../messaging/retry-policy';
+import { kafkaLogCreator } from '../messaging/kafka-logging';
+import { createReadModelSchema, dropReadModelSchema } from '../projections';
+import { PROJECTORS, projectorHandlers, type ProjectorKind } from '../workers/projector';
 import { freshBenchDatabase, percentile, round, throughput } from './support';
 
 const DATABASE = 'orders_bench_projections';
@@ -44,6 +59,8 @@ const WRITERS = 16;
 const LAG_RATE = Number(process.env.BENCH_LAG_EVENTS_PER_S ?? 1000);
 const LAG_SECONDS = Number(process.env.BENCH_LAG_SECONDS ?? 15);
 const LAG_WARMUP_SECONDS = 2;
+const LIVE_EVENTS = Number(process.env.BENCH_LIVE_EVENTS ?? 5000);
+const LIVE_BATCH = Number(process.env.PROJECTOR_BATCH_SIZE ?? 100);
 
 const random = seededRandom(42);
 const CUSTOMERS = 5000;
@@ -239,6 +256,81 @@ async function measureLag(db: Knex, store: PostgresEventStore, databaseUrl: stri
   return { samples: [...perProjection.values()].flat(), perProjection, events: sent, loadSeconds, lags, missing };
 }
 
+/* ---------- (c) broker projectors: batches vs one transaction per delivery ---------- */
+
+/** The first `n` events of the log: each order's opening events (the first wave), no gaps. */
+async function firstEvents(store: PostgresEventStore, n: number): Promise<StoredEvent[]> {
+  const events: StoredEvent[] = [];
+  let after = START_OF_LOG;
+  while (events.length < n) {
+    const page = await store.readAll({ after, limit: Math.min(1000, n - events.length) });
+    if (page.events.length === 0) break;
+    events.push(...page.events);
+    after = page.checkpoint;
+  }
+  return events;
+}
+
+/** Seconds a projector's consumer takes to apply `events`, all delivered before it starts, into a schema of its own. */
+async function drainProjector(db: Knex, store: PostgresEventStore, kind: ProjectorKind, events: readonly StoredEvent[], batchSize: number): Promise<number> {
+  const tag = `${kind}_${batchSize}_${Date.now()}`;
+  const schema = `bench_live_${tag}`;
+  await createReadModelSchema(db, schema);
+  const runner = new ProjectionRunner({ db, store, schema, logger: quietLogger() });
+  const { handler, batchHandler } = projectorHandlers(runner, PROJECTORS[kind].projections);
+  let delivered = 0;
+  let allDone!: () => void;
+  const done = new Promise<void>((resolve) => (allDone = resolve));
+  const observer = {
+    delivered: () => {
+      if (++delivered === events.length) allDone();
+    },
+  };
+  const logger = quietLogger();
+  const name = `bench-${tag.replace(/_/g, '-')}`;
+  let seconds: number;
+  if (kind === 'order') {
+    const connection = await connectRabbitMq('bench-projections');
+    const channel = await connection.createConfirmChannel();
+    // Bound to a key nobody publishes: the queue gets only what is sent to it here.
+    const start = (): Promise<RabbitMqConsumer> =>
+      RabbitMqConsumer.start({ consumerName: name, bindingKeys: [`Bench.${name}`], db, handler, batchHandler, batchSize, logger, observer });
+    await (await start()).stop();
+    for (const event of events) {
+      const encoded = encodeEvent(event);
+      channel.sendToQueue(name, encoded.body, publishOptions(encoded));
+    }
+    await channel.waitForConfirms();
+    const started = performance.now();
+    const consumer = await start();
+    await done;
+    seconds = (performance.now() - started) / 1000;
+    await consumer.stop();
+    for (const queue of [name, parkingQueueName(name)]) await channel.deleteQueue(queue).catch(() => undefined);
+    for (const delay of DEFAULT_RETRY_DELAYS_MS) await channel.deleteQueue(retryQueueName(name, delay)).catch(() => undefined);
+    await connection.close();
+  } else {
+    const kafka = createKafka('bench-projections', { logCreator: kafkaLogCreator(logger) });
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: name, numPartitions: 3, replicationFactor: 1 }], waitForLeaders: true });
+    const publisher = new KafkaPublisher({ topic: name, logger });
+    await publisher.publish(events);
+    await publisher.close();
+    const started = performance.now();
+    const consumer = await KafkaEventConsumer.start({ groupId: name, topic: name, db, handler, batchHandler, batchSize, logger, observer });
+    await done;
+    seconds = (performance.now() - started) / 1000;
+    await consumer.stop();
+    await admin.deleteGroups([name]).catch(() => undefined);
+    await admin.deleteTopics({ topics: [name] }).catch(() => undefined);
+    await admin.disconnect();
+  }
+  await dropReadModelSchema(db, schema);
+  await db('processed_messages').where({ consumer_name: name }).delete();
+  return seconds;
+}
+
 function quietLogger() {
   const logger = createLogger('bench-projections');
   logger.level = 'warn';
@@ -291,6 +383,18 @@ async function main(): Promise<void> {
   for (const l of lag.lags) console.log(`  after the load: ${l.projection.padEnd(16)} ${l.events} events behind, ${round(l.seconds, 3)} s`);
   if (lag.missing !== 0) throw new Error(`${lag.missing} measured applications never arrived`);
 
+  const live = await firstEvents(store, LIVE_EVENTS);
+  const perProjector: Record<string, { one: number; batched: number; ratio: number }> = {};
+  for (const kind of Object.keys(PROJECTORS) as ProjectorKind[]) {
+    const one = live.length / (await drainProjector(db, store, kind, live, 1));
+    const batched = live.length / (await drainProjector(db, store, kind, live, LIVE_BATCH));
+    perProjector[kind] = { one, batched, ratio: batched / one };
+    console.log(
+      `${kind} projector (${kind === 'order' ? 'RabbitMQ' : 'Kafka'}, ${live.length} events): batches of ${LIVE_BATCH} ${round(batched, 0)} events/s   ` +
+        `one transaction per delivery ${round(one, 0)} events/s   ratio ${round(batched / one)}`,
+    );
+  }
+
   const result = {
     events: loaded.events,
     orders: loaded.orders,
@@ -301,6 +405,14 @@ async function main(): Promise<void> {
     lag_p50_ms: round(percentile(sorted, 50), 1),
     lag_p99_ms: round(percentile(sorted, 99), 1),
     lag_load_events_per_s: round(lag.events / lag.loadSeconds, 0),
+    ...Object.fromEntries(
+      Object.entries(perProjector).flatMap(([kind, r]) => [
+        [`${kind}_projector_batched_events_per_s`, round(r.batched, 0)],
+        [`${kind}_projector_per_delivery_events_per_s`, round(r.one, 0)],
+        [`${kind}_projector_batching_ratio`, round(r.ratio)],
+      ]),
+    ),
+    batching_ratio: round(Math.min(...Object.values(perProjector).map((r) => r.ratio))),
   };
   await db.destroy();
   console.log(JSON.stringify(result));

@@ -44,6 +44,31 @@ export function projectorConsumerName(kind: ProjectorKind, env: Env = config()):
   return env.PROJECTOR_CONSUMER_NAME ?? (kind === 'analytics' ? kafkaGroupId(PROJECTORS[kind].consumer, env.KAFKA_TOPIC_PREFIX) : PROJECTORS[kind].consumer);
 }
 
+/**
+ * A projector's consumer handlers: a delivery, or a batch of them, applied to each of its projections in
+ * the consumer's transaction (in name order, the order a rebuild takes their locks in). `applied` is
+ * called once the transaction committed.
+ */
+export function projectorHandlers(
+  runner: ProjectionRunner,
+  projections: readonly ProjectionName[],
+  applied?: (name: ProjectionName, result: ApplyResult) => void,
+): { handler: EventHandler; batchHandler: BatchEventHandler } {
+  const apply = async (trx: Knex.Transaction, events: readonly DeliveredEvent[]): Promise<void> => {
+    const results: [ProjectionName, ApplyResult][] = [];
+    for (const name of [...projections].sort()) results.push([name, await runner.applyInTransaction(trx, name, events)]);
+    // Counted once committed: a rolled-back attempt applied nothing, and its retry counts again.
+    trx.executionPromise.then(
+      () => results.forEach(([name, result]) => applied?.(name, result)),
+      () => undefined,
+    );
+  };
+  return {
+    handler: (envelope, { trx }) => apply(trx, [envelope]),
+    batchHandler: (deliveries, { trx }) => apply(trx, deliveries.map((d) => d.envelope)),
+  };
+}
+
 async function main(): Promise<void> {
   const env = config();
   const kind = (process.argv[2] ?? 'order') as ProjectorKind;
@@ -58,18 +83,7 @@ async function main(): Promise<void> {
   const registry = new Registry();
   const metrics = projectorMetrics(registry, { db, store, schema, projections: spec.projections, logger });
 
-  // Projections in name order, the order a rebuild takes their locks in.
-  const apply = async (trx: Knex.Transaction, events: readonly DeliveredEvent[]): Promise<void> => {
-    const results: [ProjectionName, ApplyResult][] = [];
-    for (const name of spec.projections) results.push([name, await runner.applyInTransaction(trx, name, events)]);
-    // Counted once committed: a rolled-back attempt applied nothing, and its retry counts again.
-    trx.executionPromise.then(
-      () => results.forEach(([name, result]) => metrics.applied(name, result)),
-      () => undefined,
-    );
-  };
-  const handler: EventHandler = (envelope, { trx }) => apply(trx, [envelope]);
-  const batchHandler: BatchEventHandler = (deliveries, { trx }) => apply(trx, deliveries.map((d) => d.envelope));
+  const { handler, batchHandler } = projectorHandlers(runner, spec.projections, (name, result) => metrics.applied(name, result));
   const batching = { batchSize: env.PROJECTOR_BATCH_SIZE, batchHandler };
 
   // Stop is installed before anything connects: a stop during start-up closes whatever is open by then.
