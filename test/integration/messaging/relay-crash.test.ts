@@ -4,7 +4,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import type { Knex } from 'knex';
 import { PostgresEventStore, loadCheckpoint, type GlobalCheckpoint } from '../../../eventstore';
-import { relayCheckpointId } from '../../../messaging/relay';
+import { relayCheckpointId } from '../../../messaging/relay/outbox-relay';
 import { openTestDatabase } from '../../support/postgres';
 import { REPO_DIR, requireService } from '../../support/stack';
 import {
