@@ -9,7 +9,7 @@
  *      event store subscription per projection) having committed it, p50/p99 over every event and
  *      projection;
  *  (c) the broker projectors (workers/projector.ts's handlers on the real consumers: order on RabbitMQ,
- *      analytics on Kafka) draining BENCH_LIVE_EVENTS (5,000) delivered events into read models of
+ *      analytics on Kafka) draining BENCH_LIVE_EVENTS (2,000) delivered events into read models of
  *      their own, with batches of PROJECTOR_BATCH_SIZE (100) against one transaction per delivery:
  *      events/s each, and batching_ratio, the lower of the two projectors' ratios; then each batched
  *      projector's live lag at BENCH_LAG_EVENTS_PER_S, from an event's send to the broker to the commit
@@ -62,7 +62,7 @@ const WRITERS = 16;
 const LAG_RATE = Number(process.env.BENCH_LAG_EVENTS_PER_S ?? 1000);
 const LAG_SECONDS = Number(process.env.BENCH_LAG_SECONDS ?? 15);
 const LAG_WARMUP_SECONDS = 2;
-const LIVE_EVENTS = Number(process.env.BENCH_LIVE_EVENTS ?? 5000);
+const LIVE_EVENTS = Number(process.env.BENCH_LIVE_EVENTS ?? 2000);
 const LIVE_BATCH = Number(process.env.PROJECTOR_BATCH_SIZE ?? 100);
 
 const random = seededRandom(42);
