@@ -7,13 +7,19 @@
  *      ahead while writing as the rebuild does; then each projection rebuilt alone vs its own floor;
  *  (b) the live lag under a steady load: from an append's commit to the incremental runner (fed by an
  *      event store subscription per projection) having committed it, p50/p99 over every event and
- *      projection.
+ *      projection;
+ *  (c) the broker projectors (workers/projector.ts's handlers on the real consumers: order on RabbitMQ,
+ *      analytics on Kafka) draining BENCH_LIVE_EVENTS (2,000) delivered events into read models of
+ *      their own, with batches of PROJECTOR_BATCH_SIZE (100) against one transaction per delivery:
+ *      events/s each, and batching_ratio, the lower of the two projectors' ratios; then each batched
+ *      projector's live lag at BENCH_LAG_EVENTS_PER_S, from an event's send to the broker to the commit
+ *      that applied it: lag_p99_ms is the worse projector's p99 ((b) is reported as subscription_lag_*).
  */
 import type { Knex } from 'knex';
 import { Client as PgClient } from 'pg';
 import { config } from '../config';
 import { ORDER_EVENT_DEFINITIONS, initialOrderState, orderStreamId, toOrderEvent, type OrderEvent, type OrderState } from '../domain';
-import { EventRegistry, PostgresEventStore, deterministicEventId, listenForAppends, type StoredEvent, type Subscription } from '../eventstore';
+import { EventRegistry, PostgresEventStore, START_OF_LOG, deterministicEventId, listenForAppends, type StoredEvent, type Subscription } from '../eventstore';
 import { createLogger } from '../infra/logger';
 import {
   PROJECTION_NAMES,
@@ -35,6 +41,18 @@ import { aggregateUpsert } from '../projections/engine/storage/aggregate-store';
 import { ORDER_VIEW_UPSERT } from '../projections/engine/storage/order-view-store';
 import { appendOrderEvents, pickScenario, sampleOrderHistory, seededRandom } from '../test/support/sample-orders';
 import type { ProjectionStep } from '../projections/engine/types';
+import { encodeEvent } from '../messaging/envelope';
+import type { BatchEventHandler, EventHandler } from '../messaging/handler';
+import { KafkaEventConsumer } from '../messaging/kafka/kafka-consumer';
+import { KafkaPublisher } from '../messaging/kafka/kafka-publisher';
+import { connectRabbitMq, createKafka } from '../infra';
+import { RabbitMqConsumer } from '../messaging/rabbitmq/rabbitmq-consumer';
+import { publishOptions } from '../messaging/rabbitmq/rabbitmq-publisher';
+import { parkingQueueName, retryQueueName } from '../messaging/rabbitmq/rabbitmq-topology';
+import { DEFAULT_RETRY_DELAYS_MS } from '../messaging/retry-policy';
+import { kafkaLogCreator } from '../messaging/kafka/kafka-logging';
+import { createReadModelSchema, dropReadModelSchema } from '../projections';
+import { PROJECTORS, projectorHandlers, type ProjectorKind } from '../workers/projector';
 import { freshBenchDatabase, percentile, round, throughput } from './support';
 
 const DATABASE = 'orders_bench_projections';
@@ -44,6 +62,8 @@ const WRITERS = 16;
 const LAG_RATE = Number(process.env.BENCH_LAG_EVENTS_PER_S ?? 1000);
 const LAG_SECONDS = Number(process.env.BENCH_LAG_SECONDS ?? 15);
 const LAG_WARMUP_SECONDS = 2;
+const LIVE_EVENTS = Number(process.env.BENCH_LIVE_EVENTS ?? 2000);
+const LIVE_BATCH = Number(process.env.PROJECTOR_BATCH_SIZE ?? 100);
 
 const random = seededRandom(42);
 const CUSTOMERS = 5000;
@@ -239,6 +259,134 @@ async function measureLag(db: Knex, store: PostgresEventStore, databaseUrl: stri
   return { samples: [...perProjection.values()].flat(), perProjection, events: sent, loadSeconds, lags, missing };
 }
 
+/* ---------- (c) broker projectors: batches vs one transaction per delivery ---------- */
+
+/** The first `n` events of the log: each order's opening events (the first wave), no gaps. */
+async function firstEvents(store: PostgresEventStore, n: number): Promise<StoredEvent[]> {
+  const events: StoredEvent[] = [];
+  let after = START_OF_LOG;
+  while (events.length < n) {
+    const page = await store.readAll({ after, limit: Math.min(1000, n - events.length) });
+    if (page.events.length === 0) break;
+    events.push(...page.events);
+    after = page.checkpoint;
+  }
+  return events;
+}
+
+/**
+ * A projector's consumer (workers/projector.ts's handlers) applying `events` into read models of its own.
+ * drain: all delivered before it starts; returns the seconds until all are applied. paced: delivered at
+ * `rate` events/s while it runs; returns each event's lag from its send to the commit that applied it.
+ */
+async function runProjector(
+  db: Knex,
+  store: PostgresEventStore,
+  kind: ProjectorKind,
+  events: readonly StoredEvent[],
+  batchSize: number,
+  feed: { mode: 'drain' } | { mode: 'paced'; rate: number },
+): Promise<{ seconds: number; lags: number[] }> {
+  const tag = `${kind}_${batchSize}_${feed.mode}_${Date.now()}`;
+  const schema = `bench_live_${tag}`;
+  await createReadModelSchema(db, schema);
+  const runner = new ProjectionRunner({ db, store, schema, logger: quietLogger() });
+  const inner = projectorHandlers(runner, PROJECTORS[kind].projections);
+  const sentAt = new Map<string, number>();
+  const appliedAt = new Map<string, number>();
+  let allDone!: () => void;
+  const done = new Promise<void>((resolve) => (allDone = resolve));
+  const committed = (trx: Knex.Transaction, ids: readonly string[]): void => {
+    trx.executionPromise.then(
+      () => {
+        const now = performance.now();
+        for (const id of ids) appliedAt.set(id, now);
+        if (appliedAt.size === events.length) allDone();
+      },
+      () => undefined,
+    );
+  };
+  const handler: EventHandler = async (envelope, context) => {
+    await inner.handler(envelope, context);
+    committed(context.trx, [envelope.eventId]);
+  };
+  const batchHandler: BatchEventHandler = async (deliveries, context) => {
+    await inner.batchHandler(deliveries, context);
+    committed(context.trx, deliveries.map((d) => d.envelope.eventId));
+  };
+  const logger = quietLogger();
+  const name = `bench-${tag.replace(/_/g, '-')}`;
+  /** Sends events (the producer side), then waits for all of them applied; returns when the last was sent first. */
+  const deliver = async (send: (chunk: readonly StoredEvent[]) => Promise<void>, startConsumer: () => Promise<{ stop(): Promise<void> }>) => {
+    let started: number;
+    let consumer: { stop(): Promise<void> };
+    if (feed.mode === 'drain') {
+      await send(events);
+      started = performance.now();
+      consumer = await startConsumer();
+    } else {
+      consumer = await startConsumer();
+      started = performance.now();
+      let sent = 0;
+      while (sent < events.length) {
+        const due = Math.min(events.length, Math.floor(((performance.now() - started) / 1000) * feed.rate));
+        if (due > sent) {
+          const chunk = events.slice(sent, due);
+          const now = performance.now();
+          for (const event of chunk) sentAt.set(event.eventId, now);
+          sent = due;
+          await send(chunk);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+    }
+    await done;
+    const seconds = (performance.now() - started) / 1000;
+    await consumer.stop();
+    return seconds;
+  };
+
+  let seconds: number;
+  if (kind === 'order') {
+    const connection = await connectRabbitMq('bench-projections');
+    const channel = await connection.createConfirmChannel();
+    // Bound to a key nobody publishes: the queue gets only what is sent to it here.
+    const start = (): Promise<RabbitMqConsumer> =>
+      RabbitMqConsumer.start({ consumerName: name, bindingKeys: [`Bench.${name}`], db, handler, batchHandler, batchSize, logger });
+    await (await start()).stop();
+    seconds = await deliver(async (chunk) => {
+      for (const event of chunk) {
+        const encoded = encodeEvent(event);
+        channel.sendToQueue(name, encoded.body, publishOptions(encoded));
+      }
+      await channel.waitForConfirms();
+    }, start);
+    for (const queue of [name, parkingQueueName(name)]) await channel.deleteQueue(queue).catch(() => undefined);
+    for (const delay of DEFAULT_RETRY_DELAYS_MS) await channel.deleteQueue(retryQueueName(name, delay)).catch(() => undefined);
+    await connection.close();
+  } else {
+    const kafka = createKafka('bench-projections', { logCreator: kafkaLogCreator(logger) });
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: name, numPartitions: 3, replicationFactor: 1 }], waitForLeaders: true });
+    const publisher = new KafkaPublisher({ topic: name, logger });
+    seconds = await deliver(
+      (chunk) => publisher.publish(chunk),
+      () => KafkaEventConsumer.start({ groupId: name, topic: name, db, handler, batchHandler, batchSize, logger }),
+    );
+    await publisher.close();
+    await admin.deleteGroups([name]).catch(() => undefined);
+    await admin.deleteTopics({ topics: [name] }).catch(() => undefined);
+    await admin.disconnect();
+  }
+  await dropReadModelSchema(db, schema);
+  await db('processed_messages').where({ consumer_name: name }).delete();
+  // Lags after the warm-up (the first LAG_WARMUP_SECONDS of sends).
+  const warm = feed.mode === 'paced' ? Math.floor(LAG_WARMUP_SECONDS * feed.rate) : events.length;
+  const lags = events.slice(warm).map((e) => Math.max(0, appliedAt.get(e.eventId)! - sentAt.get(e.eventId)!));
+  return { seconds, lags };
+}
+
 function quietLogger() {
   const logger = createLogger('bench-projections');
   logger.level = 'warn';
@@ -291,6 +439,23 @@ async function main(): Promise<void> {
   for (const l of lag.lags) console.log(`  after the load: ${l.projection.padEnd(16)} ${l.events} events behind, ${round(l.seconds, 3)} s`);
   if (lag.missing !== 0) throw new Error(`${lag.missing} measured applications never arrived`);
 
+  const live = await firstEvents(store, LIVE_EVENTS);
+  const paced = await firstEvents(store, LAG_RATE * (LAG_WARMUP_SECONDS + LAG_SECONDS));
+  const perProjector: Record<string, { one: number; batched: number; ratio: number; p50: number; p99: number }> = {};
+  for (const kind of Object.keys(PROJECTORS) as ProjectorKind[]) {
+    const one = live.length / (await runProjector(db, store, kind, live, 1, { mode: 'drain' })).seconds;
+    const batched = live.length / (await runProjector(db, store, kind, live, LIVE_BATCH, { mode: 'drain' })).seconds;
+    const lags = (await runProjector(db, store, kind, paced, LIVE_BATCH, { mode: 'paced', rate: LAG_RATE })).lags.sort((a, b) => a - b);
+    perProjector[kind] = { one, batched, ratio: batched / one, p50: percentile(lags, 50), p99: percentile(lags, 99) };
+    console.log(
+      `${kind} projector (${kind === 'order' ? 'RabbitMQ' : 'Kafka'}, ${live.length} events): batches of ${LIVE_BATCH} ${round(batched, 0)} events/s   ` +
+        `one transaction per delivery ${round(one, 0)} events/s   ratio ${round(batched / one)}`,
+    );
+    console.log(
+      `  live lag at ${LAG_RATE} events/s for ${LAG_SECONDS} s, send to commit (${lags.length} samples): p50 ${round(percentile(lags, 50), 1)} ms  p99 ${round(percentile(lags, 99), 1)} ms  max ${round(lags.at(-1) ?? 0, 1)} ms`,
+    );
+  }
+
   const result = {
     events: loaded.events,
     orders: loaded.orders,
@@ -298,9 +463,22 @@ async function main(): Promise<void> {
     raw_floor_per_s: round(floorRate, 0),
     rebuild_ratio: round(rebuildRate / floorRate),
     ...Object.fromEntries(PROJECTION_NAMES.map((name) => [`rebuild_alone_${name}_ratio`, round(single[name]!)])),
-    lag_p50_ms: round(percentile(sorted, 50), 1),
-    lag_p99_ms: round(percentile(sorted, 99), 1),
-    lag_load_events_per_s: round(lag.events / lag.loadSeconds, 0),
+    subscription_lag_p50_ms: round(percentile(sorted, 50), 1),
+    subscription_lag_p99_ms: round(percentile(sorted, 99), 1),
+    subscription_lag_load_events_per_s: round(lag.events / lag.loadSeconds, 0),
+    // The live lag of the broker projectors (batched), the worse of the two.
+    lag_p50_ms: round(Math.max(...Object.values(perProjector).map((r) => r.p50)), 1),
+    lag_p99_ms: round(Math.max(...Object.values(perProjector).map((r) => r.p99)), 1),
+    lag_load_events_per_s: LAG_RATE,
+    ...Object.fromEntries(
+      Object.entries(perProjector).flatMap(([kind, r]) => [
+        [`${kind}_projector_batched_events_per_s`, round(r.batched, 0)],
+        [`${kind}_projector_per_delivery_events_per_s`, round(r.one, 0)],
+        [`${kind}_projector_batching_ratio`, round(r.ratio)],
+        [`${kind}_projector_lag_p99_ms`, round(r.p99, 1)],
+      ]),
+    ),
+    batching_ratio: round(Math.min(...Object.values(perProjector).map((r) => r.ratio))),
   };
   await db.destroy();
   console.log(JSON.stringify(result));

@@ -87,6 +87,12 @@ const EnvSchema = z.object({
   // of the read models it writes: another pair gives a test or a dry run read models of its own.
   PROJECTOR_CONSUMER_NAME: z.string().regex(/^[A-Za-z0-9._-]+$/).optional(),
   PROJECTOR_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a plain lower-case SQL identifier').default('public'),
+  // Deliveries a projector applies in one transaction (1: one transaction per delivery), how long a
+  // RabbitMQ projector waits for a batch to fill, and its prefetch (default twice the batch, so the
+  // next batch arrives while one commits). Kafka batches are what one fetch of a partition holds.
+  PROJECTOR_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(100),
+  PROJECTOR_BATCH_LINGER_MS: z.coerce.number().int().min(0).max(1000).default(5),
+  PROJECTOR_PREFETCH: z.coerce.number().int().min(1).max(10_000).optional(),
 
   // A stand-in for a slow card network, so tests and demos can kill a worker mid-capture. 0 normally.
   PAYMENTS_CAPTURE_DELAY_MS: z.coerce.number().int().min(0).default(0),
@@ -127,6 +133,9 @@ function crossFieldIssues(env: Env): string[] {
   }
   if (Boolean(env.TEMPORAL_TLS_CERT_PATH) !== Boolean(env.TEMPORAL_TLS_KEY_PATH)) {
     issues.push('TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH go together');
+  }
+  if (env.PROJECTOR_PREFETCH !== undefined && env.PROJECTOR_PREFETCH < env.PROJECTOR_BATCH_SIZE) {
+    issues.push('PROJECTOR_PREFETCH must be at least PROJECTOR_BATCH_SIZE, or no batch can fill');
   }
   return issues;
 }

@@ -17,6 +17,20 @@ export interface HandlerContext {
  */
 export type EventHandler = (envelope: EventEnvelope, context: HandlerContext) => Promise<void>;
 
+/** One delivery of a batch, with the attempt it is on (as in HandlerContext). */
+export interface BatchDelivery {
+  envelope: EventEnvelope;
+  attempt: number;
+}
+
+/**
+ * A consumer's business logic for a batch of deliveries, in arrival order, applied in one transaction
+ * (the one that records all of them as processed). Only deliveries not processed before are passed, each
+ * event once. Throwing rolls the whole batch back; the consumer then handles its deliveries one by one
+ * with the EventHandler, so a failing event is retried and parked on its own.
+ */
+export type BatchEventHandler = (deliveries: readonly BatchDelivery[], context: { trx: Knex.Transaction; broker: Broker }) => Promise<void>;
+
 /**
  * Optional hooks a consumer calls as deliveries finish, for metrics. They run after the outcome is
  * final (the transaction committed or rolled back) and must not throw.

@@ -6,26 +6,29 @@
  * Each event is applied at most once (the consumer's dedup record and the read model's per-order
  * version commit in one transaction), in per-order version order (a missing earlier event is fetched
  * from the event store). It serves /health/live, /health/ready and /metrics on
- * PROJECTOR_<KIND>_METRICS_PORT. SIGTERM/SIGINT stop it after the message in hand.
+ * PROJECTOR_<KIND>_METRICS_PORT. SIGTERM/SIGINT stop it after the batch in hand.
  *
- * Writes are one transaction per delivered event, on both brokers. Batching several RabbitMQ deliveries
- * into one transaction would need the consumer to claim, ack and retry them as a group (one failing
- * event must not roll back or park the others), which is more machinery than the saving is worth while
- * the projectors keep up; the runner already batches whatever one call hands it (rebuilds, the
- * subscription projector), so a batching consumer can call it as it is.
+ * Deliveries are applied in batches, one transaction per batch (PROJECTOR_BATCH_SIZE, default 100;
+ * RabbitMQ also waits PROJECTOR_BATCH_LINGER_MS for a batch to fill, and acks it with one multiple ack
+ * after the commit; Kafka batches per partition): the batch's dedup records and all its events, handed to
+ * the runner in one call per projection, commit together. A batch that fails is redone one delivery per
+ * transaction, so a failing event is retried and parked alone. PROJECTOR_BATCH_SIZE=1 is one
+ * transaction per delivered event.
  */
+import type { Knex } from 'knex';
 import { Registry } from 'prom-client';
 import { config, type Env } from '../config';
 import { createOrderEventStore } from '../composition/store';
 import { createKnex, createLogger } from '../infra';
 import { startObservabilityServer, type ObservabilityServer } from '../infra/observability';
 import { hoursToMs, startPeriodicPruning, type PeriodicPruning } from '../infra/retention';
-import type { EventHandler } from '../messaging/handler';
+import type { BatchEventHandler, EventHandler } from '../messaging/handler';
 import { KafkaEventConsumer } from '../messaging/kafka/kafka-consumer';
 import { pruneProcessedMessages } from '../messaging/idempotent-consumer';
 import { kafkaGroupId } from '../messaging/kafka/kafka-topics';
 import { RabbitMqConsumer } from '../messaging/rabbitmq/rabbitmq-consumer';
 import { ProjectionRunner, type ApplyResult, type ProjectionName } from '../projections';
+import type { DeliveredEvent } from '../projections/engine/types';
 import { projectorMetrics } from '../projections/engine/metrics';
 
 export const PROJECTORS = {
@@ -39,6 +42,31 @@ export type ProjectorKind = keyof typeof PROJECTORS;
 export function projectorConsumerName(kind: ProjectorKind, env: Env = config()): string {
   // A Kafka group is cluster-wide, so the fixed name takes the environment's prefix; a queue lives in its vhost.
   return env.PROJECTOR_CONSUMER_NAME ?? (kind === 'analytics' ? kafkaGroupId(PROJECTORS[kind].consumer, env.KAFKA_TOPIC_PREFIX) : PROJECTORS[kind].consumer);
+}
+
+/**
+ * A projector's consumer handlers: a delivery, or a batch of them, applied to each of its projections in
+ * the consumer's transaction (in name order, the order a rebuild takes their locks in). `applied` is
+ * called once the transaction committed.
+ */
+export function projectorHandlers(
+  runner: ProjectionRunner,
+  projections: readonly ProjectionName[],
+  applied?: (name: ProjectionName, result: ApplyResult) => void,
+): { handler: EventHandler; batchHandler: BatchEventHandler } {
+  const apply = async (trx: Knex.Transaction, events: readonly DeliveredEvent[]): Promise<void> => {
+    const results: [ProjectionName, ApplyResult][] = [];
+    for (const name of [...projections].sort()) results.push([name, await runner.applyInTransaction(trx, name, events)]);
+    // Counted once committed: a rolled-back attempt applied nothing, and its retry counts again.
+    trx.executionPromise.then(
+      () => results.forEach(([name, result]) => applied?.(name, result)),
+      () => undefined,
+    );
+  };
+  return {
+    handler: (envelope, { trx }) => apply(trx, [envelope]),
+    batchHandler: (deliveries, { trx }) => apply(trx, deliveries.map((d) => d.envelope)),
+  };
 }
 
 async function main(): Promise<void> {
@@ -55,16 +83,8 @@ async function main(): Promise<void> {
   const registry = new Registry();
   const metrics = projectorMetrics(registry, { db, store, schema, projections: spec.projections, logger });
 
-  // Projections in name order, the order a rebuild takes their locks in.
-  const handler: EventHandler = async (envelope, { trx }) => {
-    const results: [ProjectionName, ApplyResult][] = [];
-    for (const name of spec.projections) results.push([name, await runner.applyInTransaction(trx, name, [envelope])]);
-    // Counted once committed: a rolled-back attempt applied nothing, and its retry counts again.
-    trx.executionPromise.then(
-      () => results.forEach(([name, result]) => metrics.applied(name, result)),
-      () => undefined,
-    );
-  };
+  const { handler, batchHandler } = projectorHandlers(runner, spec.projections, (name, result) => metrics.applied(name, result));
+  const batching = { batchSize: env.PROJECTOR_BATCH_SIZE, batchHandler };
 
   // Stop is installed before anything connects: a stop during start-up closes whatever is open by then.
   const open: { consumer?: RabbitMqConsumer | KafkaEventConsumer; server?: ObservabilityServer; pruning?: PeriodicPruning } = {};
@@ -100,8 +120,18 @@ async function main(): Promise<void> {
   open.server = server;
   open.consumer =
     kind === 'order'
-      ? await RabbitMqConsumer.start({ consumerName, bindingKeys: ['Order.#'], db, handler, logger, observer: metrics.observer })
-      : await KafkaEventConsumer.start({ groupId: consumerName, db, handler, logger, observer: metrics.observer });
+      ? await RabbitMqConsumer.start({
+          consumerName,
+          bindingKeys: ['Order.#'],
+          db,
+          handler,
+          ...batching,
+          lingerMs: env.PROJECTOR_BATCH_LINGER_MS,
+          prefetch: env.PROJECTOR_PREFETCH,
+          logger,
+          observer: metrics.observer,
+        })
+      : await KafkaEventConsumer.start({ groupId: consumerName, db, handler, ...batching, logger, observer: metrics.observer });
   // Its own claims only: each consumer owns its rows, so two projectors never prune the same ones. A
   // redelivery older than the retention runs the handler again, and the read models skip what they hold.
   const olderThanMs = hoursToMs(env.PROCESSED_MESSAGES_RETENTION_HOURS);

@@ -6,8 +6,8 @@ import { backoffDelay, sleep } from '../async';
 import { FAILURE_HEADERS, errorHeaders } from '../dead-letter-headers';
 import { parseEnvelope } from '../envelope';
 import { MalformedMessageError } from '../errors';
-import type { ConsumerObserver, EventHandler } from '../handler';
-import { processOnce } from '../idempotent-consumer';
+import type { BatchDelivery, BatchEventHandler, ConsumerObserver, EventHandler } from '../handler';
+import { processDeliveriesOnce, processOnce } from '../idempotent-consumer';
 import { kafkaTopics } from './kafka-topics';
 import { kafkaLogCreator } from './kafka-logging';
 import { nextStep, retryPolicy, type RetryPolicy } from '../retry-policy';
@@ -20,6 +20,11 @@ import { nextStep, retryPolicy, type RetryPolicy } from '../retry-policy';
  * the group moves on. Auto-commit is off; offsets are committed only up to handled messages (about
  * once a second, and whenever a batch ends or waits), so a crash redelivers at most a second's worth
  * of messages, which deduplication then skips.
+ *
+ * Batching (batchSize > 1): a fetched partition batch is taken in chunks of up to batchSize messages,
+ * each claimed and handled in one transaction (processDeliveriesOnce), its offsets resolved after the
+ * commit. A chunk that fails is rolled back and its messages are handled one by one as above, so a
+ * failing one is retried and parked on its own. batchSize 1 is one transaction per message.
  *
  * Messages re-produced by the DLQ tool for one group carry x-replay-for; other groups skip them.
  */
@@ -44,6 +49,10 @@ export interface KafkaConsumerOptions {
   kafka?: Kafka;
   logger?: Logger;
   observer?: ConsumerObserver;
+  /** Most messages of a partition handled in one transaction (default 1: one per message). */
+  batchSize?: number;
+  /** Handles a chunk in one transaction; without it a chunk calls handler for each message in that transaction. */
+  batchHandler?: BatchEventHandler;
 }
 
 export const DEFAULT_KAFKA_RETRY_DELAYS_MS: readonly number[] = [200, 1000, 5000];
@@ -163,19 +172,61 @@ export class KafkaEventConsumer {
       committedAt = Date.now();
       await consumer.commitOffsets([{ topic, partition, offset }]);
     };
+    const size = Math.max(1, this.options.batchSize ?? 1);
     try {
-      for (const message of batch.messages) {
+      let stopped = false;
+      for (let start = 0; start < batch.messages.length && !stopped; start += size) {
         if (!isRunning() || isStale() || this.stopping.signal.aborted) break;
-        const done = await this.handleMessage(message, topic, partition, heartbeat, commit);
-        if (!done) break;
-        resolveOffset(message.offset);
-        pending = (BigInt(message.offset) + 1n).toString();
+        const chunk = batch.messages.slice(start, start + size);
+        if (chunk.length > 1 && (await this.handleChunk(chunk, topic, partition))) {
+          const last = chunk.at(-1)!;
+          resolveOffset(last.offset);
+          pending = (BigInt(last.offset) + 1n).toString();
+        } else {
+          for (const message of chunk) {
+            if (!isRunning() || isStale() || this.stopping.signal.aborted) {
+              stopped = true;
+              break;
+            }
+            const done = await this.handleMessage(message, topic, partition, heartbeat, commit);
+            if (!done) {
+              stopped = true;
+              break;
+            }
+            resolveOffset(message.offset);
+            pending = (BigInt(message.offset) + 1n).toString();
+            if (Date.now() - committedAt >= COMMIT_INTERVAL_MS) await commit();
+            await heartbeat();
+          }
+        }
         if (Date.now() - committedAt >= COMMIT_INTERVAL_MS) await commit();
         await heartbeat();
       }
     } finally {
       // After a rebalance the commit may be refused; the new owner then redelivers, and dedup skips.
       await commit().catch((err: unknown) => this.logger.warn({ err: (err as Error).message, topic, partition }, 'offset commit failed'));
+    }
+  }
+
+  /** A chunk in one transaction: true once it committed; false (nothing committed) when it must go message by message. */
+  private async handleChunk(chunk: readonly KafkaMessage[], topic: string, partition: number): Promise<boolean> {
+    try {
+      const deliveries: BatchDelivery[] = [];
+      for (const message of chunk) {
+        const replayFor = headerText(message.headers, FAILURE_HEADERS.replayFor);
+        if (replayFor !== undefined && replayFor !== this.options.groupId) continue;
+        deliveries.push({ envelope: parseEnvelope(message.value), attempt: 1 });
+      }
+      const outcomes = await processDeliveriesOnce(this.options.db, this.options.groupId, deliveries, async (trx, fresh) => {
+        if (this.options.batchHandler) await this.options.batchHandler(fresh, { trx, broker: 'kafka' });
+        else for (const d of fresh) await this.options.handler(d.envelope, { trx, attempt: d.attempt, broker: 'kafka' });
+      });
+      for (const outcome of outcomes) this.options.observer?.delivered?.(outcome);
+      return true;
+    } catch (err) {
+      const log = { topic, partition, fromOffset: chunk[0]!.offset, messages: chunk.length, err: (err as Error)?.message };
+      this.logger.warn(log, 'batch failed; handling its messages one by one');
+      return false;
     }
   }
 

@@ -5,8 +5,8 @@ import { backoffDelay, sleep } from '../async';
 import { FAILURE_HEADERS, errorHeaders } from '../dead-letter-headers';
 import { parseEnvelope } from '../envelope';
 import { MalformedMessageError } from '../errors';
-import type { ConsumerObserver, EventHandler } from '../handler';
-import { processOnce } from '../idempotent-consumer';
+import type { BatchEventHandler, ConsumerObserver, EventHandler } from '../handler';
+import { processDeliveriesOnce, processOnce } from '../idempotent-consumer';
 import { connectRecovering } from './rabbitmq-connection';
 import { sendCopy } from './rabbitmq-copy';
 import {
@@ -32,7 +32,15 @@ import { nextStep } from '../retry-policy';
  *
  * Attempts are counted in our own header (x-failed-attempts), carried from copy to copy: x-death only
  * records one copy's trips through dead-lettering, and x-delivery-count only one copy's redeliveries.
- * Messages are handled one at a time, in delivery order.
+ * Messages are handled in delivery order, one batch at a time.
+ *
+ * Batching (batchSize > 1): deliveries are collected until batchSize are in hand or lingerMs passed since
+ * the first, then claimed and handled in one transaction (see processBatchOnce) and, after it commits,
+ * acked with one multiple ack of the batch's last delivery tag (the batch is contiguous on its channel:
+ * everything before it was settled first). If the batch fails (any message malformed, the handler
+ * throws, a deadlock), it is rolled back and its messages are handled one by one as above, each in a
+ * transaction of its own: the failing one alone goes to its retry queue or the DLQ, the others are
+ * applied once. batchSize 1 is one transaction per delivery.
  */
 
 export interface RabbitMqConsumerOptions extends ConsumerQueueOptions {
@@ -41,8 +49,14 @@ export interface RabbitMqConsumerOptions extends ConsumerQueueOptions {
   bindingKeys: readonly string[];
   db: Knex;
   handler: EventHandler;
-  /** Messages the broker may hand out before they are acked (default 20). */
+  /** Messages the broker may hand out before they are acked (default 20, or twice batchSize if more). */
   prefetch?: number;
+  /** Most deliveries handled in one transaction (default 1: one transaction per delivery). */
+  batchSize?: number;
+  /** How long the first delivery of a batch waits for more (default 5 ms). */
+  lingerMs?: number;
+  /** Handles a batch in one transaction; without it a batch calls handler for each delivery in that transaction. */
+  batchHandler?: BatchEventHandler;
   logger?: Logger;
   observer?: ConsumerObserver;
 }
@@ -54,6 +68,9 @@ export class RabbitMqConsumer {
   private consumerTag: string | undefined;
   private readonly closedChannels = new WeakSet<ConfirmChannel>();
   private inFlight: Promise<void> = Promise.resolve();
+  private readonly buffer: { channel: ConfirmChannel; message: ConsumeMessage }[] = [];
+  private lingerTimer: NodeJS.Timeout | undefined;
+  private draining = false;
   private supervisor: Promise<void> = Promise.resolve();
   private firstSubscription!: { resolve: () => void; reject: (err: Error) => void };
   readonly queues: ConsumerQueues;
@@ -96,6 +113,8 @@ export class RabbitMqConsumer {
     this.stopping.abort();
     const channel = this.channel;
     if (channel && this.consumerTag) await channel.cancel(this.consumerTag).catch(() => undefined);
+    // What is buffered is handled (and acked) now, without waiting for the linger.
+    this.drain();
     await this.inFlight;
     await channel?.close().catch(() => undefined);
     // Closing the connection also ends a supervisor still waiting for one (broker down).
@@ -144,24 +163,80 @@ export class RabbitMqConsumer {
   private async subscribe(channel: ConfirmChannel): Promise<void> {
     const { consumerName, bindingKeys, retryDelaysMs, maxAttempts, deliveryLimit } = this.options;
     await declareConsumerQueue(channel, consumerName, bindingKeys, { retryDelaysMs, maxAttempts, deliveryLimit });
-    await channel.prefetch(this.options.prefetch ?? 20);
+    await channel.prefetch(this.options.prefetch ?? Math.max(20, 2 * this.batchSize));
     this.channel = channel;
     const { consumerTag } = await channel.consume(this.queues.workQueue, (message) => {
       // null: the broker cancelled the consumer (queue deleted); the channel supervisor takes over.
       if (!message) return;
-      this.inFlight = this.inFlight
-        .then(() => this.handle(channel, message))
-        .catch((err: unknown) => this.logger.error({ err: (err as Error).message }, 'unexpected error handling a message'));
+      this.buffer.push({ channel, message });
+      if (this.buffer.length >= this.batchSize) this.drain();
+      else this.lingerTimer ??= setTimeout(() => this.drain(), this.options.lingerMs ?? 5);
     });
     this.consumerTag = consumerTag;
     this.logger.info({ queue: this.queues.workQueue, bindingKeys }, 'rabbitmq consumer subscribed');
   }
 
+  private get batchSize(): number {
+    return Math.max(1, this.options.batchSize ?? 1);
+  }
+
+  /**
+   * Hands the buffered deliveries to the chain of work, batch by batch. A batch is taken when its turn
+   * comes, so deliveries that arrive while one commits join the next one without waiting further.
+   */
+  private drain(): void {
+    clearTimeout(this.lingerTimer);
+    this.lingerTimer = undefined;
+    if (this.draining) return;
+    this.draining = true;
+    this.inFlight = this.inFlight
+      .then(async () => {
+        while (this.buffer.length > 0) {
+          // One channel per batch: a multiple ack covers one channel's delivery tags.
+          const first = this.buffer[0]!.channel;
+          let n = 1;
+          while (n < this.buffer.length && n < this.batchSize && this.buffer[n]!.channel === first) n++;
+          const batch = this.buffer.splice(0, n).map((entry) => entry.message);
+          await this.handleBatch(first, batch);
+        }
+      })
+      .catch((err: unknown) => this.logger.error({ err: (err as Error).message }, 'unexpected error handling a message'))
+      .finally(() => {
+        this.draining = false;
+      });
+  }
+
+  private async handleBatch(channel: ConfirmChannel, messages: readonly ConsumeMessage[]): Promise<void> {
+    if (this.closedChannels.has(channel)) return;
+    if (messages.length === 1) return this.handle(channel, messages[0]!);
+    let outcomes: ('processed' | 'duplicate')[];
+    try {
+      const deliveries = messages.map((message) => ({ envelope: parseEnvelope(message.content), attempt: attemptOf(message) }));
+      outcomes = await processDeliveriesOnce(this.options.db, this.options.consumerName, deliveries, async (trx, fresh) => {
+        if (this.options.batchHandler) await this.options.batchHandler(fresh, { trx, broker: 'rabbitmq' });
+        else for (const d of fresh) await this.options.handler(d.envelope, { trx, attempt: d.attempt, broker: 'rabbitmq' });
+      });
+    } catch (err) {
+      this.logger.warn({ err: (err as Error)?.message, messages: messages.length }, 'batch failed; handling its messages one by one');
+      for (const message of messages) await this.handle(channel, message);
+      return;
+    }
+    for (const outcome of outcomes) this.options.observer?.delivered?.(outcome);
+    const tags = messages.map((m) => m.fields.deliveryTag);
+    const contiguous = tags.every((tag, i) => i === 0 || tag === tags[i - 1]! + 1);
+    try {
+      if (contiguous) channel.ack(messages.at(-1)!, true);
+      else for (const message of messages) channel.ack(message);
+    } catch (err) {
+      // The channel closed after the transaction committed: the redeliveries will be skipped as duplicates.
+      this.logger.debug({ err: (err as Error).message }, 'ack lost with its channel');
+    }
+  }
+
   private async handle(channel: ConfirmChannel, message: ConsumeMessage): Promise<void> {
     // Deliveries of a channel that closed are back in the queue already: handling them would be wasted.
     if (this.closedChannels.has(channel)) return;
-    const failedBefore = Number(message.properties.headers?.[FAILURE_HEADERS.failedAttempts] ?? 0) || 0;
-    const attempt = failedBefore + 1;
+    const attempt = attemptOf(message);
     try {
       const envelope = parseEnvelope(message.content);
       const outcome = await processOnce(this.options.db, this.options.consumerName, envelope.eventId, (trx) =>
@@ -213,4 +288,9 @@ export class RabbitMqConsumer {
 function isPermanentChannelError(err: unknown): boolean {
   const code = (err as { code?: unknown } | undefined)?.code;
   return code === 403 || code === 404 || code === 406;
+}
+
+/** 1 on the first delivery; our own header counts the failed attempts of earlier copies. */
+function attemptOf(message: ConsumeMessage): number {
+  return (Number(message.properties.headers?.[FAILURE_HEADERS.failedAttempts] ?? 0) || 0) + 1;
 }

@@ -81,6 +81,9 @@ describe('projector process (real Postgres and RabbitMQ)', () => {
       DATABASE_URL: databaseUrl.toString(),
       RABBITMQ_URL: rabbitUrl.toString(),
       PROJECTOR_ORDER_METRICS_PORT: '0',
+      // Batches of up to 20 deliveries, one transaction each: the kill below lands inside one.
+      PROJECTOR_BATCH_SIZE: '20',
+      PROJECTOR_BATCH_LINGER_MS: '20',
       LOG_LEVEL: 'info',
     };
     connection = await amqp.connect(rabbitUrl.toString());
@@ -218,7 +221,7 @@ describe('projector process (real Postgres and RabbitMQ)', () => {
     await expect(fetch(`http://127.0.0.1:${port}/health/live`)).rejects.toThrow();
   }, 120_000);
 
-  it('killed mid-transaction while events flow, then restarted, ends with the read models a rebuild from the event store makes', async () => {
+  it('killed (SIGKILL) mid-batch while events flow, then restarted, ends with the read models a rebuild from the event store makes', async () => {
     const startsBefore = lines.filter((line) => line.includes('"projector started"')).length;
     const supervisor = startProjector();
     await started(startsBefore + 1);
@@ -296,6 +299,14 @@ describe('projector process (real Postgres and RabbitMQ)', () => {
     expect(samples(text, 'projector_messages_total').get('{outcome="duplicate"}')).toBeGreaterThan(0);
     expect(published).toBeGreaterThan(0);
     await supervisor.stop();
+
+    // Deliveries went in batches: the claims of one transaction share its now().
+    const { rows: batchSizes } = await db.raw<{ rows: { n: string }[] }>(
+      'SELECT count(*) AS n FROM processed_messages WHERE consumer_name = ? GROUP BY processed_at',
+      [PROJECTOR],
+    );
+    expect(Math.max(...batchSizes.map((r) => Number(r.n)))).toBeGreaterThan(1);
+    expect(Math.max(...batchSizes.map((r) => Number(r.n)))).toBeLessThanOrEqual(20);
 
     // A fresh rebuild from the event store, into tables of its own, equals the live tables row for row.
     await createReadModelSchema(db, 'rebuilt');
