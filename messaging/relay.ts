@@ -253,14 +253,13 @@ export class OutboxRelay {
    * Publishes from the lane's checkpoint until a page comes back short (the lane is caught up) or stops
    * at an event left to the fast path (then resolves to how long to wait). The next page is read while
    * the current one is published, and a confirmed batch's checkpoint is saved while the next batch is
-   * published (saves stay in order). On a failure it waits for everything in flight to settle, so the
+   * published (one save at a time, in order). On a failure it waits for everything in flight to settle, so the
    * next attempt starts cleanly from the last saved checkpoint.
    */
   private async catchUp(lane: Lane): Promise<number | undefined> {
     const depth = Math.max(1, lane.publisher.maxInFlightBatches);
     const inFlight: InFlight[] = [];
     let saving: Promise<void> = Promise.resolve();
-    let saveError: unknown;
     let deferMs: number | undefined;
     // This read sees everything notified so far; only later notifications call for another round.
     lane.notified = false;
@@ -287,11 +286,12 @@ export class OutboxRelay {
         while (inFlight.length >= depth || (!more && inFlight.length > 0)) {
           const confirmed = inFlight.shift()!;
           await confirmed.publish;
-          if (saveError !== undefined) throw saveError;
-          saving = saving.then(() => this.saveCheckpoint(lane, confirmed));
-          saving.catch((err: unknown) => {
-            saveError = err;
-          });
+          // One save at a time, and none queued behind it: what a crash leaves published but not
+          // checkpointed (and the next leader publishes again) is at most the batches in flight plus
+          // the one being saved.
+          await saving;
+          saving = this.saveCheckpoint(lane, confirmed);
+          saving.catch(() => undefined);
         }
       }
       await saving;
