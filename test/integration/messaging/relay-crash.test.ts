@@ -91,6 +91,9 @@ describe('relay process killed between commit and publish', () => {
     for (const broker of ['rabbitmq', 'kafka']) {
       expect(metrics).toMatch(new RegExp(`^relay_published_events\\{broker="${broker}"\\} [1-9]`, 'm'));
       expect(metrics).toMatch(new RegExp(`^relay_lag_events\\{broker="${broker}"\\} \\d+`, 'm'));
+      // The only relay on its prefix leads both lanes; it took each once.
+      expect(metrics).toMatch(new RegExp(`^relay_leader\\{lane="${broker}"\\} 1$`, 'm'));
+      expect(metrics).toMatch(new RegExp(`^relay_leadership_changes_total\\{lane="${broker}",change="acquired"\\} 1$`, 'm'));
     }
 
     // SIGTERM stops it gracefully: exit code 0, and it says so in its structured log.
