@@ -70,6 +70,9 @@ const EnvSchema = z.object({
   /** Names this relay instance in relay_leases (default: host name, pid and a random suffix). */
   RELAY_INSTANCE_ID: z.string().min(1).max(200).optional(),
 
+  /** `npm start` runs this many instances of every process (workers/supervisor.ts replicate). */
+  REPLICAS: z.coerce.number().int().min(1).max(8).default(1),
+
   /** Where the workers' own health and metrics servers listen (0.0.0.0 in containers). */
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   RELAY_METRICS_PORT: listenPort.default(9100),

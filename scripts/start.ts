@@ -6,7 +6,7 @@ import { config } from '../config';
 import { createKnex } from '../infra';
 import { createApiKey } from '../api/api-keys';
 import { DEMO_IDS } from '../activities/catalog-seed';
-import { SYSTEM_PROCESSES, Supervisor } from '../workers/supervisor';
+import { SYSTEM_PROCESSES, Supervisor, replicaPorts, replicate } from '../workers/supervisor';
 import { withWorkflowBundle } from '../workers/workflow-bundle';
 
 let supervisor: Supervisor | undefined;
@@ -26,9 +26,10 @@ async function mintDevelopmentTokens(): Promise<{ operator: string; customer: st
 function printWhereToLook(tokens: { operator: string; customer: string }): void {
   const env = config();
   const api = `http://${env.API_HOST}:${env.API_PORT}`;
+  const more = Array.from({ length: env.REPLICAS - 1 }, (_, i) => `http://${env.API_HOST}:${replicaPorts(env, i + 2).API_PORT}`);
   console.log(`
-Orders-on-Temporal is running.
-  API docs            ${api}/docs   (OpenAPI: ${api}/openapi.json)
+Orders-on-Temporal is running${env.REPLICAS > 1 ? ` (${env.REPLICAS} instances of every process; one relay leads each lane)` : ''}.
+  API docs            ${api}/docs   (OpenAPI: ${api}/openapi.json)${more.map((url) => `\n  API instance        ${url}`).join('')}
   Temporal Web UI     ${env.TEMPORAL_UI_URL}
   RabbitMQ management http://127.0.0.1:15672 (guest/guest)
   Stack health        npm run stack:status
@@ -65,7 +66,7 @@ async function main(): Promise<void> {
     env,
     onExit: (name, code, signal) => console.error(`[supervisor] ${name} exited (code ${code}, signal ${signal}); restarting in 1 s`),
   });
-  supervisor.start(SYSTEM_PROCESSES);
+  supervisor.start(replicate(SYSTEM_PROCESSES, config().REPLICAS, config()));
   printWhereToLook(tokens);
 }
 
