@@ -33,7 +33,13 @@ export async function relayLag(db: Knex, prefix = config().RELAY_CHECKPOINT_PREF
     'SELECT max(global_position)::text AS head FROM events WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())',
   );
   const headPosition = headRows[0]?.head ?? '0';
-  const leases = await new RelayLeaseStore(db).read(brokers.map((broker) => relayCheckpointId(prefix, broker)));
+  // A database not yet migrated to relay_leases (42P01) has lanes without leaders, not an error.
+  const leases = await new RelayLeaseStore(db)
+    .read(brokers.map((broker) => relayCheckpointId(prefix, broker)))
+    .catch((err: unknown) => {
+      if ((err as { code?: string }).code === '42P01') return [];
+      throw err;
+    });
   const lags: RelayLag[] = [];
   for (const broker of brokers) {
     const checkpointId = relayCheckpointId(prefix, broker);
