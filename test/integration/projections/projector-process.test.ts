@@ -314,7 +314,9 @@ describe('projector process (real Postgres and RabbitMQ)', () => {
       ['order-projector-1', []],
       ['order-projector-2', []],
     ]);
-    const supervisor = new Supervisor({ env, restartDelayMs: 1500, onLine: (name, line) => byInstance.get(name)?.push(line) });
+    // A queue of their own (and its own dedup records), so that whatever an earlier test left queued is not theirs.
+    const pairEnv = { ...env, PROJECTOR_CONSUMER_NAME: `order-projector-pair-${tag}` };
+    const supervisor = new Supervisor({ env: pairEnv, restartDelayMs: 1500, onLine: (name, line) => byInstance.get(name)?.push(line) });
     supervisors.push(supervisor);
     supervisor.start([...byInstance.keys()].map((name) => ({ name, entrypoint: 'workers/projector.ts', args: ['order'] })));
     const ports = await Promise.all(
