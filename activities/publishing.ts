@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { PostgresEventStore, StoredEvent } from '../eventstore';
 import { orderStreamId } from '../domain/order/events';
 import { withTimeout } from '../messaging/async';
-import type { FastPathDeliveries } from '../messaging/fast-path-deliveries';
+import type { FastPathDeliveries } from '../messaging/relay/fast-path-deliveries';
 import type { EventPublisher } from '../messaging/publisher';
 import type { Logger } from '../infra/logger';
 
@@ -62,7 +62,7 @@ async function publishCommitted(deps: PublishingDependencies, input: PublishOrde
 /**
  * The durable path to the brokers: an activity the workflow schedules when publishing beside the
  * append did not get through, so Temporal retries it. Idempotent: a retry republishes. The relay
- * (messaging/relay.ts) remains the guarantee for anything no activity delivered.
+ * (messaging/relay/outbox-relay.ts) remains the guarantee for anything no activity delivered.
  */
 export function createPublishingActivities(deps: PublishingDependencies) {
   return {

@@ -24,17 +24,17 @@ import {
   startSubscriptionProjector,
   type ProjectionName,
 } from '../projections';
-import { mergeDeltas, type AggregateRow, type AggregateShape } from '../projections/aggregate';
-import { CUSTOMER_ORDERS_SHAPE, customerOrdersChanges } from '../projections/customer-orders';
-import { DAILY_SALES_SHAPE, dailySalesChanges } from '../projections/daily-sales';
-import { eventsByOrder, foldOrder } from '../projections/fold';
-import { orderViewRow } from '../projections/order-view';
-import { PRODUCT_METRICS_SHAPE, productMetricsChanges } from '../projections/product-metrics';
-import { upsertSql, type UpsertSpec } from '../projections/sql';
-import { aggregateUpsert } from '../projections/storage/aggregate-store';
-import { ORDER_VIEW_UPSERT } from '../projections/storage/order-view-store';
-import { appendOrderEvents, pickScenario, sampleOrderHistory, seededRandom } from '../projections/testing/sample-orders';
-import type { ProjectionStep } from '../projections/types';
+import { mergeDeltas, type AggregateRow, type AggregateShape } from '../projections/engine/aggregate-shape';
+import { CUSTOMER_ORDERS_SHAPE, customerOrdersChanges } from '../projections/read-models/customer-orders';
+import { DAILY_SALES_SHAPE, dailySalesChanges } from '../projections/read-models/daily-sales';
+import { eventsByOrder, foldOrder } from '../projections/engine/fold';
+import { orderViewRow } from '../projections/read-models/order-view';
+import { PRODUCT_METRICS_SHAPE, productMetricsChanges } from '../projections/read-models/product-metrics';
+import { upsertSql, type UpsertSpec } from '../projections/engine/sql';
+import { aggregateUpsert } from '../projections/engine/storage/aggregate-store';
+import { ORDER_VIEW_UPSERT } from '../projections/engine/storage/order-view-store';
+import { appendOrderEvents, pickScenario, sampleOrderHistory, seededRandom } from '../test/support/sample-orders';
+import type { ProjectionStep } from '../projections/engine/types';
 import { freshBenchDatabase, percentile, round, throughput } from './support';
 
 const DATABASE = 'orders_bench_projections';

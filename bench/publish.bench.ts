@@ -26,12 +26,12 @@ import { ORDER_EVENT_DEFINITIONS } from '../domain/order/events';
 import { config } from '../config';
 import { connectRabbitMq, createKafka, createLogger } from '../infra';
 import { encodeEvent, type EncodedEvent } from '../messaging/envelope';
-import { KafkaPublisher, toKafkaMessage } from '../messaging/kafka-publisher';
-import { RabbitMqPublisher } from '../messaging/rabbitmq-publisher';
-import { kafkaLogCreator } from '../messaging/kafka-logging';
-import { KAFKA_TOPIC_CONFIGS, KAFKA_TOPICS } from '../messaging/kafka-topics';
-import { EVENTS_EXCHANGE, declareEventTopology } from '../messaging/rabbitmq-topology';
-import { OutboxRelay } from '../messaging/relay';
+import { KafkaPublisher, toKafkaMessage } from '../messaging/kafka/kafka-publisher';
+import { RabbitMqPublisher } from '../messaging/rabbitmq/rabbitmq-publisher';
+import { kafkaLogCreator } from '../messaging/kafka/kafka-logging';
+import { KAFKA_TOPIC_CONFIGS, KAFKA_TOPICS } from '../messaging/kafka/kafka-topics';
+import { EVENTS_EXCHANGE, declareEventTopology } from '../messaging/rabbitmq/rabbitmq-topology';
+import { OutboxRelay } from '../messaging/relay/outbox-relay';
 import { freshBenchDatabase, round } from './support';
 
 const EVENTS = Number(process.env.BENCH_PUBLISH_EVENTS ?? 20_000);

@@ -9,14 +9,13 @@ import {
   createShippingActivities,
   type PaymentOptions,
 } from '../activities/services';
-import { FastPathDeliveries } from '../messaging/fast-path-deliveries';
-import type { ServiceName } from '../workflows/task-queues';
+import { FastPathDeliveries } from '../messaging/relay/fast-path-deliveries';
 import { lazyBrokerPublishers } from './publishers';
 import { createOrderEventStore } from './store';
 
-/** What a Temporal worker serves: the order workflow and its event activities, or one saga service. */
-export type WorkerRole = 'orders' | ServiceName;
-export const WORKER_ROLES: readonly WorkerRole[] = ['orders', 'inventory', 'payments', 'shipping', 'notifications'];
+import type { WorkerRole } from './worker-roles';
+
+export { WORKER_ROLES, type WorkerRole } from './worker-roles';
 
 export interface ActivityDependencies {
   db: Knex;

@@ -1,8 +1,8 @@
 import type { Broker } from '../messaging/errors';
 import type { Logger } from '../infra/logger';
-import { KafkaPublisher } from '../messaging/kafka-publisher';
+import { KafkaPublisher } from '../messaging/kafka/kafka-publisher';
 import type { EventPublisher } from '../messaging/publisher';
-import { RabbitMqPublisher } from '../messaging/rabbitmq-publisher';
+import { RabbitMqPublisher } from '../messaging/rabbitmq/rabbitmq-publisher';
 
 export interface BrokerPublishers {
   publishers: EventPublisher[];

@@ -1,10 +1,10 @@
 import type { Knex } from 'knex';
 import { createKafka } from '../infra/kafka';
-import { kafkaConsumerLag, kafkaTopicDepth, type ConsumerGroupLag } from './kafka-lag';
-import { kafkaTopics } from './kafka-topics';
-import { rabbitQueueDepths, type QueueDepth } from './rabbitmq-management';
+import { kafkaConsumerLag, kafkaTopicDepth, type ConsumerGroupLag } from './kafka/kafka-lag';
+import { kafkaTopics } from './kafka/kafka-topics';
+import { rabbitQueueDepths, type QueueDepth } from './rabbitmq/rabbitmq-management';
 import type { Broker } from './errors';
-import { relayLag, type RelayLag } from './relay-lag';
+import { relayLag, type RelayLag } from './relay/relay-lag';
 
 /** A section that could not be read holds the reason instead: one broker being down must not hide the rest. */
 export type Section<T> = T | { error: string };

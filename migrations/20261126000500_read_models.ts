@@ -61,7 +61,7 @@ export async function up(knex: Knex): Promise<void> {
       last_order_at              timestamptz
     );
 
-    -- Per UTC day and currency, each fact booked on the day it happened (see projections/daily-sales.ts).
+    -- Per UTC day and currency, each fact booked on the day it happened (see projections/read-models/daily-sales.ts).
     CREATE TABLE daily_sales (
       day               date NOT NULL,
       currency          text NOT NULL,
@@ -92,7 +92,7 @@ export async function up(knex: Knex): Promise<void> {
     CREATE TABLE product_metrics_applied (LIKE customer_orders_applied INCLUDING ALL);
 
     -- Per projection, a place in the global log up to which every Order event is applied: where the
-    -- lag is measured from (projections/lag.ts advances it; a rebuild sets it when it swaps tables).
+    -- lag is measured from (projections/engine/lag.ts advances it; a rebuild sets it when it swaps tables).
     CREATE TABLE projection_checkpoints (
       projection       text PRIMARY KEY,
       transaction_id   xid8 NOT NULL,

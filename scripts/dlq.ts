@@ -9,22 +9,22 @@
  *   npm run dlq -- replay <consumer> [--broker rabbitmq|kafka]
  *       Gives a consumer's parked messages a fresh set of attempts (both brokers unless --broker):
  *       - RabbitMQ: moves them from <consumer>.dlq back to the work queue <consumer>, with the
- *         attempt counter and error headers removed (messaging/dlq-rabbitmq.ts).
+ *         attempt counter and error headers removed (messaging/rabbitmq/dlq-rabbitmq.ts).
  *       - Kafka (<consumer> is the consumer group): re-produces the group's parked messages to their
  *         original topic, keyed as before, tagged x-replay-for=<group> so that only that group handles
  *         them; other groups skip them. This is the simplest correct replay: it needs no offset reset,
  *         so the group keeps running, no other group is disturbed, and progress is tracked by the
- *         group <group>.dlq-replay (messaging/dlq-kafka.ts).
+ *         group <group>.dlq-replay (messaging/kafka/dlq-kafka.ts).
  *       Replay after fixing the cause: a message that fails again is parked again.
  */
 import { createIdempotentProducer, createKafka, createLogger } from '../infra';
-import { kafkaTopics } from '../messaging/kafka-topics';
-import { kafkaLogCreator } from '../messaging/kafka-logging';
-import { listKafkaParked, replayKafkaParked } from '../messaging/dlq-kafka';
-import { peekParked, replayParked } from '../messaging/dlq-rabbitmq';
+import { kafkaTopics } from '../messaging/kafka/kafka-topics';
+import { kafkaLogCreator } from '../messaging/kafka/kafka-logging';
+import { listKafkaParked, replayKafkaParked } from '../messaging/kafka/dlq-kafka';
+import { peekParked, replayParked } from '../messaging/rabbitmq/dlq-rabbitmq';
 import { connectRabbitMq } from '../infra/rabbitmq';
-import { rabbitQueueDepths } from '../messaging/rabbitmq-management';
-import { PARKING_SUFFIX, UNROUTABLE_QUEUE } from '../messaging/rabbitmq-topology';
+import { rabbitQueueDepths } from '../messaging/rabbitmq/rabbitmq-management';
+import { PARKING_SUFFIX, UNROUTABLE_QUEUE } from '../messaging/rabbitmq/rabbitmq-topology';
 
 type BrokerChoice = 'rabbitmq' | 'kafka';
 

@@ -2,7 +2,7 @@
  * npm run projections:rebuild -- <projection>... | all   [--batch-size=N]
  *
  * Rebuilds read models from the event store without downtime: new tables are filled from the log while
- * the live projectors keep serving the old ones, then swapped in atomically (see projections/rebuild.ts).
+ * the live projectors keep serving the old ones, then swapped in atomically (see projections/engine/rebuild.ts).
  * The projections named are rebuilt together, in one pass over the log. Safe to run while the system
  * runs; a second rebuild of the same projection is refused.
  */

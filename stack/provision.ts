@@ -9,8 +9,8 @@ import { logLevel, type logCreator } from 'kafkajs';
 import { config, parseConfig, type Env } from '../config';
 import { createIdempotentProducer, createKafka, createKnex } from '../infra';
 import { migrateToLatest } from '../infra/migrate';
-import { kafkaTopicConfigs } from '../messaging/kafka-topics';
-import { rabbitManagementFetch, vhostOf } from '../messaging/rabbitmq-management';
+import { kafkaTopicConfigs } from '../messaging/kafka/kafka-topics';
+import { rabbitManagementFetch, vhostOf } from '../messaging/rabbitmq/rabbitmq-management';
 import { testEnvironment } from './environments';
 
 interface Environment {
@@ -21,8 +21,9 @@ interface Environment {
 const say = (message: string): void => console.error(`[stack] ${message}`);
 
 // Retriable answers of a broker whose coordinators are still starting (their internal topics are made on
-// first use): kafkajs logs them at ERROR while it retries. A fresh stack always gives some.
-const COORDINATOR_STARTING = /coordinator is (loading|not available)/i;
+// first use, and a group's coordinator may move while they settle): kafkajs logs them at ERROR while it
+// retries. A fresh stack always gives some.
+const COORDINATOR_STARTING = /coordinator is (loading|not available)|not the correct coordinator/i;
 
 /**
  * kafkajs's log for provisioning: its retries while the coordinators start are kept quiet (should they

@@ -21,12 +21,12 @@ import { createKnex, createLogger } from '../infra';
 import { startObservabilityServer, type ObservabilityServer } from '../infra/observability';
 import { hoursToMs, startPeriodicPruning, type PeriodicPruning } from '../infra/retention';
 import type { EventHandler } from '../messaging/handler';
-import { KafkaEventConsumer } from '../messaging/kafka-consumer';
+import { KafkaEventConsumer } from '../messaging/kafka/kafka-consumer';
 import { pruneProcessedMessages } from '../messaging/idempotent-consumer';
-import { kafkaGroupId } from '../messaging/kafka-topics';
-import { RabbitMqConsumer } from '../messaging/rabbitmq-consumer';
+import { kafkaGroupId } from '../messaging/kafka/kafka-topics';
+import { RabbitMqConsumer } from '../messaging/rabbitmq/rabbitmq-consumer';
 import { ProjectionRunner, type ApplyResult, type ProjectionName } from '../projections';
-import { projectorMetrics } from '../projections/metrics';
+import { projectorMetrics } from '../projections/engine/metrics';
 
 export const PROJECTORS = {
   order: { consumer: 'order-projector', projections: ['customer_orders', 'order_view'] },

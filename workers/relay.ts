@@ -1,6 +1,6 @@
 /**
  * The outbox relay process: follows the event log and publishes every committed event to RabbitMQ and
- * Kafka (messaging/relay.ts), one lane per broker. SIGTERM/SIGINT stop it after the batches in flight.
+ * Kafka (messaging/relay/outbox-relay.ts), one lane per broker. SIGTERM/SIGINT stop it after the batches in flight.
  *
  *   npm run relay                             run the relay, both lanes in this process
  *   npm run relay -- --broker rabbitmq|kafka  run one lane only: one process per broker puts each
@@ -24,9 +24,9 @@ import { createKnex, createLogger, createPgClient } from '../infra';
 import type { Logger } from '../infra/logger';
 import { readOnScrape, scrapedGauges, startObservabilityServer } from '../infra/observability';
 import type { Broker } from '../messaging/errors';
-import { OutboxRelay, relayCheckpointId, type RelayLaneState } from '../messaging/relay';
-import { RelayLeadership } from '../messaging/relay-lease';
-import { relayLag, type RelayLag } from '../messaging/relay-lag';
+import { OutboxRelay, relayCheckpointId, type RelayLaneState } from '../messaging/relay/outbox-relay';
+import { RelayLeadership } from '../messaging/relay/relay-lease';
+import { relayLag, type RelayLag } from '../messaging/relay/relay-lag';
 import { messagingStatus } from '../messaging/status';
 
 const LAG_LOG_INTERVAL_MS = 30_000;

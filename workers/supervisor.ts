@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
 import { formatConsoleLine } from './console-format';
-import { WORKER_ROLES } from './temporal-workers';
+import { WORKER_ROLES } from '../composition/worker-roles';
 
 export interface ProcessSpec {
   name: string;

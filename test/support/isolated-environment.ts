@@ -12,8 +12,8 @@ import { temporal } from '@temporalio/proto';
 import { reloadConfig } from '../../config';
 import { createKafka, createKnex, temporalConnectionOptions } from '../../infra';
 import { migrateToLatest } from '../../infra/migrate';
-import { kafkaTopicConfigs } from '../../messaging/kafka-topics';
-import { rabbitManagementFetch } from '../../messaging/rabbitmq-management';
+import { kafkaTopicConfigs } from '../../messaging/kafka/kafka-topics';
+import { rabbitManagementFetch } from '../../messaging/rabbitmq/rabbitmq-management';
 import { CustomerIdKey, OrderStatusKey, OrderTotalKey } from '../../workflows/search-attributes';
 
 export interface IsolatedEnvironment {

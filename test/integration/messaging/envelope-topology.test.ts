@@ -11,7 +11,7 @@ import {
   declareEventTopology,
   parkingQueueName,
   retryQueueName,
-} from '../../../messaging/rabbitmq-topology';
+} from '../../../messaging/rabbitmq/rabbitmq-topology';
 import { nextStep, retryPolicy } from '../../../messaging/retry-policy';
 import { requireService } from '../../support/stack';
 import { uniqueName } from './support';

@@ -8,7 +8,7 @@ import { hoursToMs, startPeriodicPruning } from '../../../infra/retention';
 import { toEnvelope } from '../../../messaging/envelope';
 import { processOnce, pruneProcessedMessages } from '../../../messaging/idempotent-consumer';
 import { ProjectionRunner, createReadModelSchema, dropReadModelSchema, type ApplyResult } from '../../../projections';
-import { appendOrderEvents, sampleOrderHistory, seededRandom } from '../../../projections/testing/sample-orders';
+import { appendOrderEvents, sampleOrderHistory, seededRandom } from '../../support/sample-orders';
 import { openTestDatabase } from '../../support/postgres';
 
 const WEEK_MS = hoursToMs(168);

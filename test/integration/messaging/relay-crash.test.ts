@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { PostgresEventStore, loadCheckpoint, type GlobalCheckpoint } from '../../../eventstore';
-import { relayCheckpointId } from '../../../messaging/relay';
+import { relayCheckpointId } from '../../../messaging/relay/outbox-relay';
 import { openTestDatabase } from '../../support/postgres';
 import { requireService } from '../../support/stack';
 import {

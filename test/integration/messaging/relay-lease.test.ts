@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { loadCheckpoint } from '../../../eventstore';
-import { RelayLeadership, RelayLeaseStore } from '../../../messaging/relay-lease';
+import { RelayLeadership, RelayLeaseStore } from '../../../messaging/relay/relay-lease';
 import { openTestDatabase } from '../../support/postgres';
 import { requireService } from '../../support/stack';
 import { testLogger, uniqueName, waitFor } from './support';

@@ -7,12 +7,12 @@ import { createOrderEventActivities } from '../../../activities/order-events';
 import { PublishingBesideAppend, createPublishingActivities } from '../../../activities/publishing';
 import { orderStreamId, type OrderEvent } from '../../../domain';
 import { createKafka } from '../../../infra';
-import { KafkaPublisher } from '../../../messaging/kafka-publisher';
-import { kafkaLogCreator } from '../../../messaging/kafka-logging';
-import { RabbitMqPublisher } from '../../../messaging/rabbitmq-publisher';
-import { FastPathDeliveries } from '../../../messaging/fast-path-deliveries';
-import { OutboxRelay } from '../../../messaging/relay';
-import { relayLag } from '../../../messaging/relay-lag';
+import { KafkaPublisher } from '../../../messaging/kafka/kafka-publisher';
+import { kafkaLogCreator } from '../../../messaging/kafka/kafka-logging';
+import { RabbitMqPublisher } from '../../../messaging/rabbitmq/rabbitmq-publisher';
+import { FastPathDeliveries } from '../../../messaging/relay/fast-path-deliveries';
+import { OutboxRelay } from '../../../messaging/relay/outbox-relay';
+import { relayLag } from '../../../messaging/relay/relay-lag';
 import { openTestDatabase } from '../../support/postgres';
 import { requireService } from '../../support/stack';
 import {

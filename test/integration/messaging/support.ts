@@ -10,11 +10,11 @@ import { ORDER_EVENT_DEFINITIONS, orderStreamId } from '../../../domain/order/ev
 import { connectRabbitMq, createKafka, createLogger } from '../../../infra';
 import type { Logger } from '../../../infra/logger';
 import { parseEnvelope, type EventEnvelope } from '../../../messaging/envelope';
-import { kafkaLogCreator } from '../../../messaging/kafka-logging';
-import { KafkaPublisher } from '../../../messaging/kafka-publisher';
-import { kafkaTopics } from '../../../messaging/kafka-topics';
-import { relayCheckpointId } from '../../../messaging/relay';
-import { EVENTS_EXCHANGE, declareEventTopology } from '../../../messaging/rabbitmq-topology';
+import { kafkaLogCreator } from '../../../messaging/kafka/kafka-logging';
+import { KafkaPublisher } from '../../../messaging/kafka/kafka-publisher';
+import { kafkaTopics } from '../../../messaging/kafka/kafka-topics';
+import { relayCheckpointId } from '../../../messaging/relay/outbox-relay';
+import { EVENTS_EXCHANGE, declareEventTopology } from '../../../messaging/rabbitmq/rabbitmq-topology';
 import { ThingHappened, ThingRenamed } from '../../support/test-events';
 
 import { REPO_DIR } from '../../support/stack';

@@ -5,7 +5,7 @@ import { ORDER_EVENT_DEFINITIONS, orderStreamId } from '../../../domain';
 import { EventRegistry, PostgresEventStore, START_OF_LOG, type StoredEvent } from '../../../eventstore';
 import { createKnex } from '../../../infra/postgres';
 import { ProjectionRunner, projectionLag } from '../../../projections';
-import { appendOrderEvents, sampleOrderHistory, seededRandom } from '../../../projections/testing/sample-orders';
+import { appendOrderEvents, sampleOrderHistory, seededRandom } from '../../support/sample-orders';
 import { requireService } from '../../support/stack';
 
 // Lag is measured over the whole log, so this test has a database of its own.

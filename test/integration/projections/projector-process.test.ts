@@ -7,11 +7,11 @@ import { ORDER_EVENT_DEFINITIONS, orderStreamId, type OrderEvent } from '../../.
 import { EventRegistry, PostgresEventStore, type StoredEvent } from '../../../eventstore';
 import { createKnex } from '../../../infra';
 import { encodeEvent } from '../../../messaging/envelope';
-import { rabbitManagementFetch } from '../../../messaging/rabbitmq-management';
-import { publishOptions } from '../../../messaging/rabbitmq-publisher';
-import { EVENTS_EXCHANGE, declareEventTopology } from '../../../messaging/rabbitmq-topology';
+import { rabbitManagementFetch } from '../../../messaging/rabbitmq/rabbitmq-management';
+import { publishOptions } from '../../../messaging/rabbitmq/rabbitmq-publisher';
+import { EVENTS_EXCHANGE, declareEventTopology } from '../../../messaging/rabbitmq/rabbitmq-topology';
 import { PROJECTIONS, createReadModelSchema, rebuildProjections } from '../../../projections';
-import { appendOrderEvents, pickScenario, sampleOrderHistory, seededRandom } from '../../../projections/testing/sample-orders';
+import { appendOrderEvents, pickScenario, sampleOrderHistory, seededRandom } from '../../support/sample-orders';
 import { Supervisor } from '../../../workers/supervisor';
 import { requireService } from '../../support/stack';
 import { testLogger } from '../messaging/support';

@@ -15,9 +15,9 @@ import {
   rebuildProjections,
   startSubscriptionProjector,
 } from '../../../projections';
-import { holdSwapLockShared, releaseRebuildLock, tryRebuildLock } from '../../../projections/locks';
-import { orderViewRow } from '../../../projections/order-view';
-import { appendOrderEvents, pickScenario, sampleOrderHistory, seededRandom } from '../../../projections/testing/sample-orders';
+import { holdSwapLockShared, releaseRebuildLock, tryRebuildLock } from '../../../projections/engine/locks';
+import { orderViewRow } from '../../../projections/read-models/order-view';
+import { appendOrderEvents, pickScenario, sampleOrderHistory, seededRandom } from '../../support/sample-orders';
 import { requireService } from '../../support/stack';
 
 async function rowsOf(db: Knex, table: string, where: string, bindings: Knex.RawBinding[]): Promise<unknown[]> {

@@ -26,14 +26,14 @@ import {
   dropReadModelSchema,
   startSubscriptionProjector,
 } from '../../../projections';
-import { mergeDeltas } from '../../../projections/aggregate';
-import { CUSTOMER_ORDERS_SHAPE, customerOrdersChanges } from '../../../projections/customer-orders';
-import { DAILY_SALES_SHAPE, dailySalesChanges } from '../../../projections/daily-sales';
-import { foldOrder } from '../../../projections/fold';
-import { orderViewRow } from '../../../projections/order-view';
-import { PRODUCT_METRICS_SHAPE, productMetricsChanges } from '../../../projections/product-metrics';
-import { appendOrderEvents, pickScenario, sampleOrderHistory, seededRandom } from '../../../projections/testing/sample-orders';
-import type { ProjectionStep } from '../../../projections/types';
+import { mergeDeltas } from '../../../projections/engine/aggregate-shape';
+import { CUSTOMER_ORDERS_SHAPE, customerOrdersChanges } from '../../../projections/read-models/customer-orders';
+import { DAILY_SALES_SHAPE, dailySalesChanges } from '../../../projections/read-models/daily-sales';
+import { foldOrder } from '../../../projections/engine/fold';
+import { orderViewRow } from '../../../projections/read-models/order-view';
+import { PRODUCT_METRICS_SHAPE, productMetricsChanges } from '../../../projections/read-models/product-metrics';
+import { appendOrderEvents, pickScenario, sampleOrderHistory, seededRandom } from '../../support/sample-orders';
+import type { ProjectionStep } from '../../../projections/engine/types';
 import { openTestDatabase } from '../../support/postgres';
 
 /** Rows of a table as JSON, in a stable order, for comparing tables row for row. */

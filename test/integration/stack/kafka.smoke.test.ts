@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Admin } from 'kafkajs';
 import { createIdempotentProducer, createKafka } from '../../../infra';
-import { kafkaTopics } from '../../../messaging/kafka-topics';
+import { kafkaTopics } from '../../../messaging/kafka/kafka-topics';
 import { requireService } from '../../support/stack';
 
 describe('Kafka (real KRaft broker)', () => {

@@ -2,8 +2,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { config, parseConfig, type Env } from '../../../config';
 import { connectRabbitMq, connectTemporalClient, createKafka, createKnex } from '../../../infra';
-import { kafkaTopics } from '../../../messaging/kafka-topics';
-import { vhostOf } from '../../../messaging/rabbitmq-management';
+import { kafkaTopics } from '../../../messaging/kafka/kafka-topics';
+import { vhostOf } from '../../../messaging/rabbitmq/rabbitmq-management';
 import { ENVIRONMENT_VARIABLES, readStackEnv } from '../../../stack/environments';
 import { requireService } from '../../support/stack';
 

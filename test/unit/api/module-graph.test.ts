@@ -30,7 +30,21 @@ describe("the API process's module graph", () => {
       (file) =>
         /(^|\/)node_modules\/@temporalio\/worker\//.test(file) ||
         /^(workers|activities)\//.test(file) ||
-        /^messaging\/(kafka|rabbitmq)-publisher\.ts$/.test(file) ||
+        /^messaging\/(kafka|rabbitmq)\/[a-z-]+-publisher\.ts$/.test(file) ||
+        /^composition\/(publishers|activities)\.ts$/.test(file),
+    );
+    expect(forbidden).toEqual([]);
+  });
+});
+
+describe("the supervisor's module graph", () => {
+  it('names the worker roles without loading a Temporal worker or the activities', () => {
+    const modules = loadedModules('./workers/supervisor.ts');
+    expect(modules).toContain('composition/worker-roles.ts');
+    const forbidden = modules.filter(
+      (file) =>
+        /(^|\/)node_modules\/@temporalio\/worker\//.test(file) ||
+        /^(activities|messaging|projections)\//.test(file) ||
         /^composition\/(publishers|activities)\.ts$/.test(file),
     );
     expect(forbidden).toEqual([]);

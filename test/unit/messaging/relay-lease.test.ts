@@ -1,4 +1,4 @@
-import { checkLeaseTimings, holdsLease, leadershipChange, leaseMarginMs, leaseValidUntil } from '../../../messaging/relay-lease';
+import { checkLeaseTimings, holdsLease, leadershipChange, leaseMarginMs, leaseValidUntil } from '../../../messaging/relay/relay-lease';
 
 describe('relay lease decisions', () => {
   it('trusts a grant from before the request was sent, less the margin', () => {

@@ -1,10 +1,10 @@
 import { initialOrderState, toOrderEvent, type OrderEvent } from '../../../domain';
-import { mergeDeltas } from '../../../projections/aggregate';
-import { CUSTOMER_ORDERS_SHAPE, customerOrdersChanges, type CustomerOrdersRow } from '../../../projections/customer-orders';
-import { DAILY_SALES_SHAPE, dailySalesChanges, utcDay, type DailySalesRow } from '../../../projections/daily-sales';
-import { foldOrder } from '../../../projections/fold';
-import { PRODUCT_METRICS_SHAPE, productMetricsChanges, type ProductMetricsRow } from '../../../projections/product-metrics';
-import type { ProjectionStep } from '../../../projections/types';
+import { mergeDeltas } from '../../../projections/engine/aggregate-shape';
+import { CUSTOMER_ORDERS_SHAPE, customerOrdersChanges, type CustomerOrdersRow } from '../../../projections/read-models/customer-orders';
+import { DAILY_SALES_SHAPE, dailySalesChanges, utcDay, type DailySalesRow } from '../../../projections/read-models/daily-sales';
+import { foldOrder } from '../../../projections/engine/fold';
+import { PRODUCT_METRICS_SHAPE, productMetricsChanges, type ProductMetricsRow } from '../../../projections/read-models/product-metrics';
+import type { ProjectionStep } from '../../../projections/engine/types';
 import * as f from '../domain/fixtures';
 
 const RECORDED = new Date('2025-03-03T23:59:59.000Z');

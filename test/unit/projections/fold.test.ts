@@ -1,6 +1,6 @@
 import { initialOrderState, orderStateFrom, toOrderEvent, type OrderEvent } from '../../../domain';
-import { eventsByOrder, foldOrder, OutOfOrderError, planOrder } from '../../../projections/fold';
-import type { DeliveredEvent } from '../../../projections/types';
+import { eventsByOrder, foldOrder, OutOfOrderError, planOrder } from '../../../projections/engine/fold';
+import type { DeliveredEvent } from '../../../projections/engine/types';
 import * as f from '../domain/fixtures';
 
 const recordedAt = new Date('2025-03-01T12:00:00.000Z');

@@ -1,5 +1,5 @@
 import { orderStateFrom, type OrderEvent } from '../../../domain';
-import { orderStateFromRow, orderViewRow } from '../../../projections/order-view';
+import { orderStateFromRow, orderViewRow } from '../../../projections/read-models/order-view';
 import * as f from '../domain/fixtures';
 
 const RECORDED = new Date('2025-03-02T09:00:00.123Z');

@@ -1,5 +1,5 @@
 import { initialOrderState, orderStateFrom } from '../../../domain';
-import { fromStoredState, isFinished, toStoredState } from '../../../projections/stored-state';
+import { fromStoredState, isFinished, toStoredState } from '../../../projections/engine/stored-state';
 import * as f from '../domain/fixtures';
 
 describe('the order state the aggregate projections keep', () => {
