@@ -9,8 +9,8 @@
  * interaction (2 updates, 1 signal) and as many activities, all no-ops, started by a client directly,
  * with the same concurrency on the same server.
  */
-import { Client, Connection } from '@temporalio/client';
-import { createKnex, createLogger, temporalConnectionOptions } from '../infra';
+import { Connection } from '@temporalio/client';
+import { createKnex, createLogger, temporalClient, temporalConnectionOptions } from '../infra';
 import { installTemporalLogging } from '../infra/temporal-logging';
 import { SYSTEM_PROCESSES, Supervisor } from '../workers/supervisor';
 import { withWorkflowBundle } from '../workers/workflow-bundle';
@@ -90,7 +90,7 @@ async function main(): Promise<void> {
     },
   });
   const connection = await Connection.connect(await temporalConnectionOptions());
-  const client = new Client({ connection, namespace: environment.namespace });
+  const client = temporalClient(connection, environment.namespace);
   const floor = await startFloor(client, environment.namespace, FLOOR_QUEUE);
   const watcher = readModelWatcher(db);
   try {

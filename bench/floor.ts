@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { connectWorkerConnection } from '../workers/temporal-workers';
+import { temporalDataConverter, type DataConverterOptions } from '../infra/temporal';
 import { floorSignal, floorUpdate } from './floor-workflows';
 
 /** The saga's activities up to delivery (events appended and published, reserve, capture, ship, notify...). */
@@ -17,7 +18,7 @@ export interface Floor {
   stop(): Promise<void>;
 }
 
-export async function startFloor(client: Client, namespace: string, taskQueue: string): Promise<Floor> {
+export async function startFloor(client: Client, namespace: string, taskQueue: string, options: DataConverterOptions = {}): Promise<Floor> {
   const connection = await connectWorkerConnection();
   const worker = await Worker.create({
     connection,
@@ -25,6 +26,7 @@ export async function startFloor(client: Client, namespace: string, taskQueue: s
     taskQueue,
     workflowsPath: require.resolve('./floor-workflows'),
     activities: { noop: async () => undefined },
+    dataConverter: temporalDataConverter(options),
   });
   const running = worker.run();
   return {

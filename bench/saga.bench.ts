@@ -2,7 +2,9 @@
  * npm run bench:saga: N orders through the full saga (draft, submit, reserve, capture, ship, confirm,
  * deliver) with concurrency C on the dev server, against the Temporal floor measured in the same run:
  * a workflow with the same interaction (2 updates, 1 signal) and the same number of activities (16),
- * all of them no-ops, on the same server with the same number of workers.
+ * all of them no-ops, on the same server with the same number of workers. The saga runs twice: with
+ * plain payloads (the figures against the floor) and with every payload encrypted by the codec
+ * (infra/codec), on workers and a client of their own: `codec_ratio` is encrypted / plain orders/s.
  */
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
@@ -11,7 +13,8 @@ import { config } from '../config';
 import { upsertCustomers, upsertProducts } from '../activities/catalog-seed';
 import { installTemporalLogging } from '../infra/temporal-logging';
 import { createLogger } from '../infra';
-import { runWorkers } from '../test/support/temporal';
+import { runWorkers, type RunningWorkers } from '../test/support/temporal';
+import { AesGcmPayloadCodec, generateKeyEntry, parseKeyList } from '../infra/codec/payload-codec';
 import { createIsolatedEnvironment } from '../test/support/isolated-environment';
 import { addItemUpdate, orderDeliveredSignal, orderWorkflowId, submitOrderUpdate } from '../workflows/order/contract';
 import { TASK_QUEUES } from '../workflows/task-queues';
@@ -42,9 +45,11 @@ async function main(): Promise<void> {
     },
   ]);
 
-  const workers = await runWorkers(db);
-  const client: Client = workers.client;
-  const floor = await startFloor(client, config().TEMPORAL_NAMESPACE, FLOOR_QUEUE);
+  // Plain payloads first (as without keys), then the same saga encrypted: one set of workers at a time,
+  // since a worker without the codec cannot read an encrypted task.
+  let workers: RunningWorkers = await runWorkers(db, undefined, { codec: null });
+  let client: Client = workers.client;
+  const floor = await startFloor(client, config().TEMPORAL_NAMESPACE, FLOOR_QUEUE, { codec: null });
 
   const order = async (): Promise<void> => {
     const orderId = randomUUID();
@@ -68,8 +73,15 @@ async function main(): Promise<void> {
   console.log(`floor  ${round(floorRes.perSecond)} workflows/s  p50 ${round(percentile(floorRes.latencies, 50), 0)} ms  p95 ${round(percentile(floorRes.latencies, 95), 0)} ms`);
   const sagaRes = await drive(ORDERS, CONCURRENCY, order);
   console.log(`saga   ${round(sagaRes.perSecond)} orders/s     p50 ${round(percentile(sagaRes.latencies, 50), 0)} ms  p95 ${round(percentile(sagaRes.latencies, 95), 0)} ms`);
-
   await floor.stop();
+  await workers.stop();
+
+  const codec = new AesGcmPayloadCodec({ keys: parseKeyList(generateKeyEntry('bench'), 'bench') });
+  workers = await runWorkers(db, undefined, { codec });
+  client = workers.client;
+  await drive(10, 5, order);
+  const encryptedRes = await drive(ORDERS, CONCURRENCY, order);
+  console.log(`codec  ${round(encryptedRes.perSecond)} orders/s     p50 ${round(percentile(encryptedRes.latencies, 50), 0)} ms  p95 ${round(percentile(encryptedRes.latencies, 95), 0)} ms  (every payload encrypted)`);
   await workers.stop();
   await db.destroy();
   await environment.dispose();
@@ -78,6 +90,9 @@ async function main(): Promise<void> {
       orders: ORDERS,
       concurrency: CONCURRENCY,
       ...versusFloor(sagaRes, floorRes),
+      codec_orders_per_s: round(encryptedRes.perSecond),
+      codec_p95_ms: round(percentile(encryptedRes.latencies, 95), 0),
+      codec_ratio: round(encryptedRes.perSecond / sagaRes.perSecond),
     }),
   );
 }

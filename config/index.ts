@@ -41,6 +41,23 @@ const EnvSchema = z.object({
   TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
   TEMPORAL_UI_URL: z.url().default('http://127.0.0.1:8233'),
 
+  // Payload encryption (infra/codec): `<id>=<base64 32-byte key>` entries, comma-separated, and/or a
+  // file of such entries (one a line). The first key (or CODEC_ENCRYPT_KEY_ID) encrypts, every key
+  // decrypts. No key at all: payloads stay plain JSON, as before the codec. `npm start` makes a local key file.
+  CODEC_KEYS: z.string().optional(),
+  CODEC_KEY_FILE: z.string().optional(),
+  CODEC_ENCRYPT_KEY_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional(),
+  // The codec server (workers/codec-server.ts) that the Web UI and the temporal CLI decode through.
+  CODEC_SERVER_HOST: z.string().min(1).default('127.0.0.1'),
+  CODEC_SERVER_PORT: listenPort.default(8888),
+  /** Browser origins allowed to call it (CORS): the Web UI's. */
+  CODEC_SERVER_CORS_ORIGINS: csv.default(['http://localhost:8233', 'http://127.0.0.1:8233']),
+  /**
+   * Accept requests from an allowed browser origin without an operator key: the dev server's Web UI
+   * cannot send one (it has no login either). Off by default; `npm start` turns it on for the local UI.
+   */
+  CODEC_SERVER_TRUST_UI_ORIGIN: flag,
+
   RABBITMQ_URL: z.string().regex(/^amqps?:\/\//, 'must start with amqp:// or amqps://').default('amqp://guest:guest@127.0.0.1:5672'),
   RABBITMQ_MANAGEMENT_URL: z.url().default('http://guest:guest@127.0.0.1:15672'),
 
@@ -116,6 +133,9 @@ function crossFieldIssues(env: Env): string[] {
   const issues: string[] = [];
   if (env.KAFKA_SASL_MECHANISM && !(env.KAFKA_SASL_USERNAME && env.KAFKA_SASL_PASSWORD)) {
     issues.push('KAFKA_SASL_MECHANISM needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD');
+  }
+  if (env.CODEC_ENCRYPT_KEY_ID && !env.CODEC_KEYS && !env.CODEC_KEY_FILE) {
+    issues.push('CODEC_ENCRYPT_KEY_ID needs CODEC_KEYS or CODEC_KEY_FILE');
   }
   if (Boolean(env.TEMPORAL_TLS_CERT_PATH) !== Boolean(env.TEMPORAL_TLS_KEY_PATH)) {
     issues.push('TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH go together');

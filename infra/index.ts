@@ -1,5 +1,5 @@
 export { createKnex, createPgClient } from './postgres';
 export { createKafka, createIdempotentProducer } from './kafka';
 export { connectRabbitMq } from './rabbitmq';
-export { connectTemporalClient, temporalConnectionOptions } from './temporal';
+export { connectTemporalClient, temporalClient, temporalConnectionOptions, temporalDataConverter } from './temporal';
 export { createLogger } from './logger';

@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { Client, Connection, type TLSConfig } from '@temporalio/client';
+import type { DataConverter, PayloadCodec } from '@temporalio/common';
 import { config } from '../config';
+import { codecFromConfig } from './codec/keys';
 
 /** What both the client's Connection and the worker's NativeConnection accept. */
 export interface TemporalConnectionOptions {
@@ -28,7 +30,34 @@ export async function temporalConnectionOptions(): Promise<TemporalConnectionOpt
   return options;
 }
 
-export async function connectTemporalClient(): Promise<Client> {
+/**
+ * `codec`: the configured one (default), another (tests, the benchmark), or null for none. Every
+ * client, worker and replayer of the system gets its data converter here.
+ */
+export interface DataConverterOptions {
+  codec?: PayloadCodec | null;
+}
+
+let configured: { codec: PayloadCodec | undefined } | undefined;
+
+/** The configured payload codec (infra/codec), read once; undefined when no key is configured. */
+export function configuredPayloadCodec(): PayloadCodec | undefined {
+  configured ??= { codec: codecFromConfig(config()) };
+  return configured.codec;
+}
+
+/** The data converter: the default JSON payloads, encrypted by the codec when one is configured. */
+export function temporalDataConverter(options: DataConverterOptions = {}): DataConverter {
+  const codec = options.codec === undefined ? configuredPayloadCodec() : options.codec;
+  return codec ? { payloadCodecs: [codec] } : {};
+}
+
+/** A client on an open connection, with the system's data converter. */
+export function temporalClient(connection: Connection, namespace = config().TEMPORAL_NAMESPACE, options: DataConverterOptions = {}): Client {
+  return new Client({ connection, namespace, dataConverter: temporalDataConverter(options) });
+}
+
+export async function connectTemporalClient(options: DataConverterOptions & { namespace?: string } = {}): Promise<Client> {
   const connection = await Connection.connect(await temporalConnectionOptions());
-  return new Client({ connection, namespace: config().TEMPORAL_NAMESPACE });
+  return temporalClient(connection, options.namespace, options);
 }

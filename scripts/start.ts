@@ -6,7 +6,8 @@ import { config } from '../config';
 import { createKnex } from '../infra';
 import { createApiKey } from '../api/api-keys';
 import { DEMO_IDS } from '../activities/catalog-seed';
-import { SYSTEM_PROCESSES, Supervisor, replicaPorts, replicate } from '../workers/supervisor';
+import { CODEC_SERVER_PROCESS, SYSTEM_PROCESSES, Supervisor, replicaPorts, replicate } from '../workers/supervisor';
+import { ensureDevelopmentCodecKeys } from '../infra/codec/dev-keys';
 import { withWorkflowBundle } from '../workers/workflow-bundle';
 
 let supervisor: Supervisor | undefined;
@@ -23,14 +24,16 @@ async function mintDevelopmentTokens(): Promise<{ operator: string; customer: st
   }
 }
 
-function printWhereToLook(tokens: { operator: string; customer: string }): void {
+function printWhereToLook(tokens: { operator: string; customer: string }, codecKeyFile: string | undefined): void {
   const env = config();
+  const codec = `http://${env.CODEC_SERVER_HOST}:${env.CODEC_SERVER_PORT}`;
   const api = `http://${env.API_HOST}:${env.API_PORT}`;
   const more = Array.from({ length: env.REPLICAS - 1 }, (_, i) => `http://${env.API_HOST}:${replicaPorts(env, i + 2).API_PORT}`);
   console.log(`
 Orders-on-Temporal is running${env.REPLICAS > 1 ? ` (${env.REPLICAS} instances of every process; one relay leads each lane)` : ''}.
   API docs            ${api}/docs   (OpenAPI: ${api}/openapi.json)${more.map((url) => `\n  API instance        ${url}`).join('')}
-  Temporal Web UI     ${env.TEMPORAL_UI_URL}
+  Temporal Web UI     ${env.TEMPORAL_UI_URL}   (payloads decoded through the codec server)
+  Codec server        ${codec}   (keys: ${codecKeyFile ?? 'CODEC_KEYS'})
   RabbitMQ management http://127.0.0.1:15672 (guest/guest)
   Stack health        npm run stack:status
 
@@ -44,7 +47,8 @@ Try:
   curl -s -X POST ${api}/orders/<orderId>/items -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"sku":"KB-ERGO-01","quantity":1}'
   curl -s -X POST ${api}/orders/<orderId>/submit -H "authorization: Bearer $TOKEN"
   curl -s ${api}/orders/<orderId> -H "authorization: Bearer $TOKEN"
-  npm run temporal -- workflow query --workflow-id order-<orderId> --name getSagaProgress
+  npm run temporal -- workflow query --workflow-id order-<orderId> --name getSagaProgress --codec-endpoint ${codec} --codec-auth "Bearer ${tokens.operator}"
+  npm run temporal -- workflow show --workflow-id order-<orderId> --codec-endpoint ${codec} --codec-auth "Bearer ${tokens.operator}"
 `);
 }
 
@@ -61,13 +65,16 @@ process.on('SIGTERM', stop);
 async function main(): Promise<void> {
   const tokens = await mintDevelopmentTokens();
   // Bundled once here, so that an order worker (re)starts in a second.
+  // Payloads encrypted in local dev: a key file made once in the stack's state folder (unless keys are configured).
+  const codecKeyFile = ensureDevelopmentCodecKeys(process.env);
   const env = await withWorkflowBundle();
   supervisor = new Supervisor({
     env,
     onExit: (name, code, signal) => console.error(`[supervisor] ${name} exited (code ${code}, signal ${signal}); restarting in 1 s`),
   });
-  supervisor.start(replicate(SYSTEM_PROCESSES, config().REPLICAS, config()));
-  printWhereToLook(tokens);
+  // One codec server: the Web UI and the CLI reach it on its fixed port.
+  supervisor.start([...replicate(SYSTEM_PROCESSES, config().REPLICAS, config()), CODEC_SERVER_PROCESS]);
+  printWhereToLook(tokens, codecKeyFile);
 }
 
 main().catch((err: unknown) => {

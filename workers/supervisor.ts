@@ -62,6 +62,13 @@ export function replicate(specs: readonly ProcessSpec[], replicas: number, base:
   }).flat();
 }
 
+/**
+ * The codec server the Web UI and the temporal CLI decode payloads through: run by `npm start` beside
+ * SYSTEM_PROCESSES (it needs the codec's keys and a fixed port, which the throw-away environments of
+ * the chaos test and bench:e2e do not give it).
+ */
+export const CODEC_SERVER_PROCESS: ProcessSpec = { name: 'codec-server', entrypoint: 'workers/codec-server.ts', args: [] };
+
 export interface SupervisorOptions {
   /** The children's environment (default: this process's). */
   env?: NodeJS.ProcessEnv;

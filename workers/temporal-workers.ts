@@ -3,7 +3,8 @@ import type { Knex } from 'knex';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { config } from '../config';
 import type { Logger } from '../infra/logger';
-import { temporalConnectionOptions } from '../infra';
+import { temporalConnectionOptions, temporalDataConverter } from '../infra';
+import type { DataConverterOptions } from '../infra/temporal';
 import { createActivities, type ActivityDependencies, type WorkerRole } from '../composition/activities';
 import { TASK_QUEUES } from '../workflows/task-queues';
 
@@ -19,6 +20,8 @@ export interface WorkerDependencies {
   /** Extra options for the service activities (e.g. the payment delay in tests). */
   paymentOptions?: ActivityDependencies['paymentOptions'];
   logger?: Logger;
+  /** The payload codec (default: the configured one; null: none), see infra/temporal.ts. */
+  codec?: DataConverterOptions['codec'];
 }
 
 export interface RoleWorker {
@@ -35,7 +38,14 @@ export async function createWorker(role: WorkerRole, deps: WorkerDependencies): 
   const workflows = role === 'orders' ? (bundle ? { workflowBundle: bundle } : { workflowsPath: WORKFLOWS_PATH }) : {};
   const { activities, dispose } = createActivities(role, deps);
   try {
-    const worker = await Worker.create({ connection: deps.connection, namespace: config().TEMPORAL_NAMESPACE, taskQueue, activities, ...workflows });
+    const worker = await Worker.create({
+      connection: deps.connection,
+      namespace: config().TEMPORAL_NAMESPACE,
+      taskQueue,
+      activities,
+      dataConverter: temporalDataConverter({ codec: deps.codec }),
+      ...workflows,
+    });
     return { worker, dispose };
   } catch (err) {
     await dispose();

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Temporal dev server from the real `temporal` CLI (built once with go install), with its Web UI,
 # a SQLite file that survives restarts, and the project's custom search attributes in the app's
-# namespace and the test suite's (stack.env).
+# namespace and the test suite's (stack.env). Its Web UI decodes payloads through the codec server
+# that `npm start` runs (CODEC_SERVER_PORT); a server started before that flag existed needs a restart to get it.
 # Usage: temporal.sh up|down|status
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
@@ -80,6 +81,7 @@ up() {
   # A session of its own, stdin closed (see kafka.sh).
   setsid nohup "$TEMPORAL_BIN" server start-dev \
     --ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT" \
+    --ui-codec-endpoint "http://127.0.0.1:$CODEC_SERVER_PORT" \
     "${ns_args[@]}" \
     --db-filename "$TEMPORAL_DATA/temporal.db" \
     --sqlite-pragma journal_mode=WAL --sqlite-pragma synchronous=NORMAL \

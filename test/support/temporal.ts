@@ -32,7 +32,7 @@ export interface RunningWorkers {
 export async function runWorkers(
   db: Knex,
   roles: readonly WorkerRole[] = WORKER_ROLES,
-  options: Pick<WorkerDependencies, 'paymentOptions'> = {},
+  options: Pick<WorkerDependencies, 'paymentOptions' | 'codec'> = {},
 ): Promise<RunningWorkers> {
   requireService('temporal');
   const connection: NativeConnection = await connectWorkerConnection();
@@ -42,7 +42,7 @@ export async function runWorkers(
   }
   const workers: Worker[] = created.map((c) => c.worker);
   const running = workers.map((w) => w.run());
-  const client = await connectTemporalClient();
+  const client = await connectTemporalClient({ codec: options.codec });
   return {
     client,
     async stop() {

@@ -43,6 +43,7 @@ import { ACTIVITIES_BY_QUEUE, SagaDoubles, type OrderServiceState, type QueueNam
 import { temporalTestServerLauncher } from './temporal-test-server';
 import { TEST_SERVER_LAUNCHER_ENV, WORKFLOW_BUNDLE_ENV } from './workflow-global-setup';
 import { WORKFLOWS_PATH } from './workflow-paths';
+import { temporalDataConverter } from '../../infra/temporal';
 
 /**
  * The workflow code: bundled once per jest run by the workflow project's global setup, or here (once
@@ -162,7 +163,10 @@ export class WorkflowHarness {
   static async start(): Promise<WorkflowHarness> {
     const launcher = process.env[TEST_SERVER_LAUNCHER_ENV] ?? temporalTestServerLauncher();
     const [env, workflowCode] = await Promise.all([
-      TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: launcher } } }),
+      TestWorkflowEnvironment.createTimeSkipping({
+        server: { executable: { type: 'existing-path', path: launcher } },
+        client: { dataConverter: temporalDataConverter() },
+      }),
       workflowBundle(),
     ]);
     try {
@@ -180,6 +184,7 @@ export class WorkflowHarness {
             namespace: env.namespace ?? 'default',
             taskQueue: TASK_QUEUES[queue],
             activities: doubles.activitiesFor(queue),
+            dataConverter: temporalDataConverter(),
             ...(queue === 'orders' ? { workflowBundle: workflowCode } : {}),
             // Heartbeats (of delays and gates) reach the server at once, so cancellations reach them too.
             defaultHeartbeatThrottleInterval: '100ms',

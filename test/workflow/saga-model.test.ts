@@ -28,6 +28,7 @@ import fc from 'fast-check';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError, type HistoryAndWorkflowId } from '@temporalio/client';
 import { Worker, type ReplayResult } from '@temporalio/worker';
+import { temporalDataConverter } from '../../infra/temporal';
 import { cancelOrderSignal, cancelOrderUpdate, orderWorkflowId, type OrderOutcome } from '../../workflows/order/contract';
 import { orderStateFrom, toOrderEvent, type OrderState } from '../../domain';
 import { invariantViolations, type OrderRows } from '../support/order-invariants';
@@ -348,7 +349,7 @@ class Replayer {
 
   constructor() {
     const codePath = process.env[WORKFLOW_BUNDLE_ENV];
-    const options = codePath ? { workflowBundle: { codePath } } : { workflowsPath: WORKFLOWS_PATH };
+    const options = { ...(codePath ? { workflowBundle: { codePath } } : { workflowsPath: WORKFLOWS_PATH }), dataConverter: temporalDataConverter() };
     const take = (): Promise<HistoryAndWorkflowId | undefined> =>
       this.queue.length > 0 ? Promise.resolve(this.queue.shift()) : new Promise((resolve) => (this.waiting = resolve));
     async function* feed(): AsyncIterable<HistoryAndWorkflowId> {

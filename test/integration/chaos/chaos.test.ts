@@ -8,10 +8,10 @@
  */
 import { mkdirSync, createWriteStream } from 'node:fs';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Connection } from '@temporalio/client';
 import type { Knex } from 'knex';
 import { DEFAULT_RELAY_FAST_PATH_GRACE_MS } from '../../../config';
-import { createKafka, createKnex, temporalConnectionOptions } from '../../../infra';
+import { createKafka, createKnex, temporalClient, temporalConnectionOptions } from '../../../infra';
 import { PostgresEventStore } from '../../../eventstore';
 import { TERMINAL_STATUSES } from '../../../domain';
 import { kafkaConsumerLag } from '../../../messaging/kafka/kafka-lag';
@@ -174,7 +174,7 @@ describe('chaos: random SIGKILLs and broker restarts under a load of orders (rea
     // ... and per Temporal: every workflow closed.
     const connection = await Connection.connect(await temporalConnectionOptions());
     try {
-      const client = new Client({ connection, namespace: environment.namespace });
+      const client = temporalClient(connection, environment.namespace);
       for (const orderId of ids) {
         const description = await waitUntil(`workflow of ${orderId} to close`, () => client.workflow.getHandle(orderWorkflowId(orderId)).describe(), (d) => d.status.name !== 'RUNNING', 30_000);
         expect(description.status.name).toBe('COMPLETED');

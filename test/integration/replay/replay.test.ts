@@ -4,8 +4,17 @@ import { DeterminismViolationError } from '@temporalio/workflow';
 import { Worker, bundleWorkflowCode, type ReplayResult } from '@temporalio/worker';
 import { workflowBundle } from '../../support/temporal';
 import { PATCHES } from '../../../workflows/order/order-workflow';
+import { temporalDataConverter } from '../../../infra/temporal';
+import { AesGcmPayloadCodec, isEncrypted, parseKeyList } from '../../../infra/codec/payload-codec';
 
 const REPLAY_DIR = path.resolve(__dirname, '..', '..', 'replay');
+
+// The encrypted/ histories were recorded with payloads encrypted by a test-only key kept beside them;
+// the older ones were recorded plain, and the codec passes their payloads through as they are.
+const ENCRYPTED_DIR = path.join(REPLAY_DIR, 'encrypted');
+const replayCodec = new AesGcmPayloadCodec({ keys: parseKeyList(readFileSync(path.join(ENCRYPTED_DIR, 'codec-keys'), 'utf8'), 'test/replay/encrypted/codec-keys') });
+const dataConverter = temporalDataConverter({ codec: replayCodec });
+
 
 // Histories recorded by each version of the workflow: the first at the top, later ones in a folder each.
 const VERSION_DIRS = [
@@ -70,7 +79,7 @@ describe('replay of recorded order histories (determinism guard)', () => {
   });
 
   it('replays every recorded history with the current workflow code', async () => {
-    const results = await replayAll({ workflowBundle: await workflowBundle() });
+    const results = await replayAll({ workflowBundle: await workflowBundle(), dataConverter });
     expect(results.length).toBe(SCENARIO_FILES.length * VERSION_DIRS.length);
     for (const result of results) {
       expect({ workflowId: result.workflowId, error: result.error?.message }).toEqual({ workflowId: result.workflowId, error: undefined });
@@ -98,12 +107,25 @@ describe('replay of recorded order histories (determinism guard)', () => {
     expect(cancelled).toContain('workflowExecutionUpdateAcceptedEventAttributes');
   });
 
+  it('the input of an encrypted history is ciphertext, which replay needs the codec to read', async () => {
+    const { history } = JSON.parse(readFileSync(path.join(ENCRYPTED_DIR, 'happy-path.json'), 'utf8')) as { history: { events: Record<string, unknown>[] } };
+    const input = (history.events[0]?.workflowExecutionStartedEventAttributes as { input: { payloads: { metadata: Record<string, string>; data: string }[] } }).input.payloads[0]!;
+    const payload = { metadata: Object.fromEntries(Object.entries(input.metadata).map(([k, v]) => [k, Buffer.from(v, 'base64')])), data: Buffer.from(input.data, 'base64') };
+    expect(isEncrypted(payload)).toBe(true);
+    expect(Buffer.from(input.data, 'base64').toString('latin1')).not.toMatch(/customerId/);
+    const [decoded] = await replayCodec.decode([payload]);
+    expect(Buffer.from(decoded!.data!).toString('utf8')).toMatch(/"customerId"/);
+    // Without the codec the workflow cannot read its input: the replay fails.
+    const plain = Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, [{ workflowId: 'encrypted', history }]);
+    for await (const result of plain) expect(result.error).toBeDefined();
+  }, 60_000);
+
   it('fails replay for a non-deterministic change to the workflow', async () => {
     const bundle = await bundleWorkflowCode({
       workflowsPath: require.resolve('../../replay/nondeterministic-workflows'),
       logger: quiet,
     });
-    const results = await replayAll({ workflowBundle: bundle });
+    const results = await replayAll({ workflowBundle: bundle, dataConverter });
     expect(results.length).toBe(SCENARIO_FILES.length * VERSION_DIRS.length);
     for (const result of results) expect(result.error).toBeInstanceOf(DeterminismViolationError);
   }, 120_000);

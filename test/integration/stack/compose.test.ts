@@ -80,6 +80,14 @@ describe('docker-compose.yml agrees with the native stack', () => {
     expect(published('analytics-projector')).toEqual([defaults.PROJECTOR_ANALYTICS_METRICS_PORT]);
   });
 
+  it('runs the codec server on the native port, and points the Web UI at it', () => {
+    const defaults = parseConfig({});
+    expect(String(defaults.CODEC_SERVER_PORT)).toBe(stack.CODEC_SERVER_PORT);
+    expect(published('codec-server')).toEqual([defaults.CODEC_SERVER_PORT]);
+    expect(compose.services.temporal?.command).toContain(`--ui-codec-endpoint=http://localhost:${stack.CODEC_SERVER_PORT}`);
+    expect(compose.services['codec-server']?.environment).toHaveProperty('CODEC_KEYS');
+  });
+
   it("matches the config module's local defaults to the native stack's ports", () => {
     const defaults = parseConfig({});
     const db = new URL(defaults.DATABASE_URL);

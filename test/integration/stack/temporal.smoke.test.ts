@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { connectTemporalClient, temporalConnectionOptions } from '../../../infra';
+import { connectTemporalClient, temporalConnectionOptions, temporalDataConverter } from '../../../infra';
 import { config } from '../../../config';
 import { requireService } from '../../support/stack';
 
@@ -23,6 +23,7 @@ describe('Temporal dev server (real)', () => {
       namespace: config().TEMPORAL_NAMESPACE,
       taskQueue,
       workflowsPath: require.resolve('./fixtures/smoke-workflow'),
+      dataConverter: temporalDataConverter(),
     });
 
     const result = await worker.runUntil(
