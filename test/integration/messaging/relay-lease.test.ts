@@ -23,17 +23,18 @@ describe('relay leases on Postgres', () => {
 
   it('grants a lane to one holder at a time, renews it under the same epoch, and hands it on with a new epoch after expiry', async () => {
     const lane = uniqueName('lease');
-    const first = await store.acquire(lane, 'a', 400);
+    // Long enough that a loaded machine's pauses between the statements do not let it expire.
+    const first = await store.acquire(lane, 'a', 1500);
     expect(first?.epoch).toBe(1n);
-    expect(first!.remainingMs).toBeGreaterThan(300);
-    expect(first!.remainingMs).toBeLessThanOrEqual(400);
-    expect(await store.acquire(lane, 'b', 400)).toBeUndefined();
-    expect((await store.acquire(lane, 'a', 400))?.epoch).toBe(1n);
+    expect(first!.remainingMs).toBeGreaterThan(1400);
+    expect(first!.remainingMs).toBeLessThanOrEqual(1500);
+    expect(await store.acquire(lane, 'b', 1500)).toBeUndefined();
+    expect((await store.acquire(lane, 'a', 1500))?.epoch).toBe(1n);
 
-    await sleep(450);
-    const taken = await store.acquire(lane, 'b', 400);
+    await sleep(1600);
+    const taken = await store.acquire(lane, 'b', 5000);
     expect(taken?.epoch).toBe(2n);
-    expect(await store.acquire(lane, 'a', 400)).toBeUndefined();
+    expect(await store.acquire(lane, 'a', 5000)).toBeUndefined();
     const [row] = await store.read([lane]);
     expect(row).toMatchObject({ lane, holder: 'b', epoch: '2' });
   });
@@ -46,9 +47,9 @@ describe('relay leases on Postgres', () => {
 
   it('saves a checkpoint only under the epoch holding the lease', async () => {
     const lane = uniqueName('lease-fence');
-    const old = await store.acquire(lane, 'old', 300);
+    const old = await store.acquire(lane, 'old', 1000);
     expect(await store.saveCheckpoint(lane, 'old', old!.epoch, { transactionId: 10n, globalPosition: 100n })).toBe(true);
-    await sleep(350);
+    await sleep(1100);
     const next = await store.acquire(lane, 'new', 5000);
     expect(await store.saveCheckpoint(lane, 'new', next!.epoch, { transactionId: 20n, globalPosition: 200n })).toBe(true);
     // The stale leader, still thinking it leads, writes nothing.
@@ -73,7 +74,7 @@ describe('relay leases on Postgres', () => {
 
   it('RelayLeadership: one of two instances leads; the other takes over after the leader stops renewing, within TTL + interval', async () => {
     const lane = uniqueName('leadership');
-    const options = { db, lanes: [lane], ttlMs: 600, renewIntervalMs: 100, logger: testLogger('leadership') };
+    const options = { db, lanes: [lane], ttlMs: 2000, renewIntervalMs: 200, logger: testLogger('leadership') };
     const a = new RelayLeadership({ ...options, instanceId: 'a' });
     const b = new RelayLeadership({ ...options, instanceId: 'b' });
     await a.start();
@@ -81,7 +82,7 @@ describe('relay leases on Postgres', () => {
     try {
       expect(a.leads(lane)).toBe(true);
       expect(b.leads(lane)).toBe(false);
-      await sleep(700);
+      await sleep(2500);
       // Renewals keep the lease with its holder.
       expect(a.leads(lane)).toBe(true);
       expect(b.leads(lane)).toBe(false);
@@ -90,12 +91,12 @@ describe('relay leases on Postgres', () => {
       // A stops renewing; its lease is put back as a dead leader leaves it (unreleased, a full TTL to
       // run): B leads once it expired.
       await a.stop();
-      await db('relay_leases').where({ lane }).update({ expires_at: db.raw("now() + interval '600 milliseconds'") });
+      await db('relay_leases').where({ lane }).update({ expires_at: db.raw("now() + interval '2 seconds'") });
       const diedAt = Date.now();
       await waitFor('b to lead', async () => b.leads(lane), (leads) => leads, 5000);
       const takeoverMs = Date.now() - diedAt;
-      expect(takeoverMs).toBeGreaterThanOrEqual(500);
-      expect(takeoverMs).toBeLessThan(600 + 100 + 500);
+      expect(takeoverMs).toBeGreaterThanOrEqual(1900);
+      expect(takeoverMs).toBeLessThan(2000 + 200 + 1000);
       expect(b.epochOf(lane)).toBe(2n);
     } finally {
       await a.stop();
