@@ -77,6 +77,18 @@ const EnvSchema = z.object({
   RELAY_MAX_POLL_INTERVAL_MS: z.coerce.number().int().min(10).default(1000),
   /** How long the relay leaves a fresh event to the workflow's own publishing before publishing it itself. */
   RELAY_FAST_PATH_GRACE_MS: z.coerce.number().int().min(0).default(DEFAULT_RELAY_FAST_PATH_GRACE_MS),
+  /**
+   * Relay leadership (relay_leases): a lane is led by the instance holding its lease. The lease lasts
+   * RELAY_LEASE_TTL_MS on the database's clock and is renewed (or, by a standby, tried) every
+   * RELAY_LEASE_RENEW_INTERVAL_MS; a standby takes over at most about TTL + interval after the leader died.
+   */
+  RELAY_LEASE_TTL_MS: z.coerce.number().int().min(200).default(5000),
+  RELAY_LEASE_RENEW_INTERVAL_MS: z.coerce.number().int().min(20).default(1000),
+  /** Names this relay instance in relay_leases (default: host name, pid and a random suffix). */
+  RELAY_INSTANCE_ID: z.string().min(1).max(200).optional(),
+
+  /** `npm start` runs this many instances of every process (workers/supervisor.ts replicate). */
+  REPLICAS: z.coerce.number().int().min(1).max(8).default(1),
 
   /** Where the workers' own health and metrics servers listen (0.0.0.0 in containers). */
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),

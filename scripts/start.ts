@@ -6,7 +6,7 @@ import { config } from '../config';
 import { createKnex } from '../infra';
 import { createApiKey } from '../api/api-keys';
 import { DEMO_IDS } from '../activities/catalog-seed';
-import { CODEC_SERVER_PROCESS, SYSTEM_PROCESSES, Supervisor } from '../workers/supervisor';
+import { CODEC_SERVER_PROCESS, SYSTEM_PROCESSES, Supervisor, replicaPorts, replicate } from '../workers/supervisor';
 import { ensureDevelopmentCodecKeys } from '../infra/codec/dev-keys';
 import { withWorkflowBundle } from '../workers/workflow-bundle';
 
@@ -28,9 +28,10 @@ function printWhereToLook(tokens: { operator: string; customer: string }, codecK
   const env = config();
   const codec = `http://${env.CODEC_SERVER_HOST}:${env.CODEC_SERVER_PORT}`;
   const api = `http://${env.API_HOST}:${env.API_PORT}`;
+  const more = Array.from({ length: env.REPLICAS - 1 }, (_, i) => `http://${env.API_HOST}:${replicaPorts(env, i + 2).API_PORT}`);
   console.log(`
-Orders-on-Temporal is running.
-  API docs            ${api}/docs   (OpenAPI: ${api}/openapi.json)
+Orders-on-Temporal is running${env.REPLICAS > 1 ? ` (${env.REPLICAS} instances of every process; one relay leads each lane)` : ''}.
+  API docs            ${api}/docs   (OpenAPI: ${api}/openapi.json)${more.map((url) => `\n  API instance        ${url}`).join('')}
   Temporal Web UI     ${env.TEMPORAL_UI_URL}   (payloads decoded through the codec server)
   Codec server        ${codec}   (keys: ${codecKeyFile ?? 'CODEC_KEYS'})
   RabbitMQ management http://127.0.0.1:15672 (guest/guest)
@@ -71,7 +72,8 @@ async function main(): Promise<void> {
     env,
     onExit: (name, code, signal) => console.error(`[supervisor] ${name} exited (code ${code}, signal ${signal}); restarting in 1 s`),
   });
-  supervisor.start([...SYSTEM_PROCESSES, CODEC_SERVER_PROCESS]);
+  // One codec server: the Web UI and the CLI reach it on its fixed port.
+  supervisor.start([...replicate(SYSTEM_PROCESSES, config().REPLICAS, config()), CODEC_SERVER_PROCESS]);
   printWhereToLook(tokens, codecKeyFile);
 }
 

@@ -67,7 +67,7 @@ async function main(): Promise<void> {
     print(
       'relay lanes',
       rowsOf(status.relay, (lanes) =>
-        lanes.map((l) => `${l.broker.padEnd(18)} checkpoint ${l.checkpoint.globalPosition.padStart(9)} of ${l.headPosition}   lag ${l.lagEvents} events, ${seconds(l.lagSeconds)}`),
+        lanes.map((l) => `${l.broker.padEnd(18)} checkpoint ${l.checkpoint.globalPosition.padStart(9)} of ${l.headPosition}   lag ${l.lagEvents} events, ${seconds(l.lagSeconds)}   ${l.leader ? `led by ${l.leader.instance} (epoch ${l.leader.epoch})` : 'no leader'}`),
       ),
     );
     // Queues with nothing in them and nobody reading (tests' leftovers) would only hide the ones that matter.

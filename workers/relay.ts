@@ -9,11 +9,13 @@
  *                                             as JSON, and exit
  * The relay serves /health/live, /health/ready and /metrics (per lane: published, lag in events and
  * seconds, consecutive failures) on RELAY_METRICS_PORT.
- * Two processes must never run the same lane: both would publish everything (harmless duplicates,
- * wasted work). Lanes have their own checkpoints, so the split needs no coordination.
+ * Any number of relay processes may run: each lane is led by the one holding its lease in relay_leases
+ * (messaging/relay-lease.ts); the others stand by and take over within about RELAY_LEASE_TTL_MS +
+ * RELAY_LEASE_RENEW_INTERVAL_MS of the leader's death, from its saved checkpoint. A graceful stop
+ * releases the leases at once. /metrics says which lanes this instance leads (relay_leader).
  */
 import type { Client as PgClient } from 'pg';
-import { Registry } from 'prom-client';
+import { Counter, Registry } from 'prom-client';
 import { config } from '../config';
 import { connectBrokerPublishers } from '../composition/publishers';
 import { createOrderEventStore } from '../composition/store';
@@ -22,7 +24,8 @@ import { createKnex, createLogger, createPgClient } from '../infra';
 import type { Logger } from '../infra/logger';
 import { readOnScrape, scrapedGauges, startObservabilityServer } from '../infra/observability';
 import type { Broker } from '../messaging/errors';
-import { OutboxRelay, type RelayLaneState } from '../messaging/relay/outbox-relay';
+import { OutboxRelay, relayCheckpointId, type RelayLaneState } from '../messaging/relay/outbox-relay';
+import { RelayLeadership } from '../messaging/relay/relay-lease';
 import { relayLag, type RelayLag } from '../messaging/relay/relay-lag';
 import { messagingStatus } from '../messaging/status';
 
@@ -41,6 +44,11 @@ function relayMetrics(registry: Registry, relay: OutboxRelay, readLag: () => Pro
   laneGauge('relay_published_events', 'Events this process has published and had confirmed', (lane) => lane.published);
   laneGauge('relay_skipped_events', 'Events this process passed over because the fast path had delivered them', (lane) => lane.skipped);
   laneGauge('relay_consecutive_failures', 'Failed publish attempts since the last success', (lane) => lane.consecutiveFailures);
+  scrapedGauges(registry, 'lane', () => relay.status(), (lane: RelayLaneState) => lane.broker)(
+    'relay_leader',
+    '1 while this instance leads the lane (publishes to the broker), 0 while it stands by',
+    (lane) => (lane.leading ? 1 : 0),
+  );
   const lagGauge = scrapedGauges(
     registry,
     'broker',
@@ -91,11 +99,28 @@ async function run(): Promise<void> {
   const store = createOrderEventStore(db);
   const listener = await openListener(logger);
   const { publishers, close: closePublishers } = await connectBrokerPublishers(brokers, { connectionName: 'relay', logger });
-  const relay = new OutboxRelay({ db, store, publishers, listener, logger });
-  await relay.start();
-
   const env = config();
   const registry = new Registry();
+  const changes = new Counter({
+    name: 'relay_leadership_changes_total',
+    help: 'Times this instance took (acquired) or lost (lost) the leadership of a lane',
+    labelNames: ['lane', 'change'],
+    registers: [registry],
+  });
+  const laneOf = new Map(brokers.map((broker) => [relayCheckpointId(env.RELAY_CHECKPOINT_PREFIX, broker), broker]));
+  const leadership = new RelayLeadership({
+    db,
+    lanes: [...laneOf.keys()],
+    ttlMs: env.RELAY_LEASE_TTL_MS,
+    renewIntervalMs: env.RELAY_LEASE_RENEW_INTERVAL_MS,
+    instanceId: env.RELAY_INSTANCE_ID,
+    logger,
+    onChange: (lane, change) => changes.inc({ lane: laneOf.get(lane) ?? lane, change }),
+  });
+  await leadership.start();
+  const relay = new OutboxRelay({ db, store, publishers, listener, logger, leadership });
+  await relay.start();
+
   relayMetrics(registry, relay, () => relayLag(db, undefined, brokers), logger);
   const server = await startObservabilityServer({
     host: env.METRICS_HOST,
@@ -117,7 +142,7 @@ async function run(): Promise<void> {
       ),
     },
   });
-  logger.info({ brokers, metricsPort: server.port }, 'relay serving health and metrics');
+  logger.info({ brokers, metricsPort: server.port, instance: leadership.instanceId }, 'relay serving health and metrics');
 
   const lagTimer = setInterval(() => {
     relayLag(db, undefined, brokers)
@@ -134,6 +159,7 @@ async function run(): Promise<void> {
     logger.info({ signal }, 'stopping relay');
     clearInterval(lagTimer);
     await relay.stop();
+    await leadership.stop();
     await server.close();
     await closePublishers();
     await listener?.end().catch(() => undefined);

@@ -15,6 +15,8 @@ export interface ProcessSpec {
   /** A TypeScript entrypoint, relative to the repository root. */
   entrypoint: string;
   args: string[];
+  /** Put over the supervisor's environment for this process (a replica's ports). */
+  env?: Record<string, string>;
 }
 
 /** Every long-running process of the system: a Temporal worker per task queue, the relay, the projectors, the API. */
@@ -25,6 +27,40 @@ export const SYSTEM_PROCESSES: readonly ProcessSpec[] = [
   { name: 'analytics-projector', entrypoint: 'workers/projector.ts', args: ['analytics'] },
   { name: 'api', entrypoint: 'api/main.ts', args: [] },
 ];
+
+/** The ports a process listens on, by variable: each replica after the first gets its own. */
+export interface ReplicaPorts {
+  API_PORT: number;
+  RELAY_METRICS_PORT: number;
+  PROJECTOR_ORDER_METRICS_PORT: number;
+  PROJECTOR_ANALYTICS_METRICS_PORT: number;
+}
+
+/** Replica n (from 1) of every process: the API on port API_PORT + n - 1, metrics servers 10 ports apart. */
+export function replicaPorts(base: ReplicaPorts, replica: number): ReplicaPorts {
+  const step = replica - 1;
+  const metrics = (port: number): number => (port === 0 ? 0 : port + 10 * step);
+  return {
+    API_PORT: base.API_PORT + step,
+    RELAY_METRICS_PORT: metrics(base.RELAY_METRICS_PORT),
+    PROJECTOR_ORDER_METRICS_PORT: metrics(base.PROJECTOR_ORDER_METRICS_PORT),
+    PROJECTOR_ANALYTICS_METRICS_PORT: metrics(base.PROJECTOR_ANALYTICS_METRICS_PORT),
+  };
+}
+
+/**
+ * `replicas` instances of every process, named `<name>-<n>` when more than one, each listening on its
+ * replica's ports. The relays elect one leader per lane; the workers, projectors and API instances share
+ * the work (Temporal task queues, RabbitMQ competing consumers, Kafka group members).
+ */
+export function replicate(specs: readonly ProcessSpec[], replicas: number, base: ReplicaPorts): ProcessSpec[] {
+  if (!Number.isInteger(replicas) || replicas < 1) throw new RangeError(`replicas must be a positive integer: ${replicas}`);
+  if (replicas === 1) return [...specs];
+  return Array.from({ length: replicas }, (_, i) => {
+    const ports = Object.fromEntries(Object.entries(replicaPorts(base, i + 1)).map(([key, port]) => [key, String(port)]));
+    return specs.map((spec) => ({ ...spec, name: `${spec.name}-${i + 1}`, env: { ...spec.env, ...ports } }));
+  }).flat();
+}
 
 /**
  * The codec server the Web UI and the temporal CLI decode payloads through: run by `npm start` beside
@@ -115,7 +151,7 @@ export class Supervisor {
     // node with tsx as a loader (not the tsx wrapper), so that signals reach the process itself.
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_DIR, spec.entrypoint), ...spec.args], {
       cwd: REPO_DIR,
-      env: this.options.env ?? process.env,
+      env: { ...(this.options.env ?? process.env), ...spec.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.children.set(spec.name, child);

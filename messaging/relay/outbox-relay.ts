@@ -15,6 +15,7 @@ import { backoffDelay } from '../async';
 import type { Broker } from '../errors';
 import { FastPathDeliveries, type DeliveredAmong } from './fast-path-deliveries';
 import type { EventPublisher } from '../publisher';
+import { LeadershipLostError, type RelayLeadership } from './relay-lease';
 import { SharedLogReader } from './shared-log-reader';
 
 /*
@@ -56,6 +57,12 @@ export interface RelayOptions {
   /** How long an event not yet delivered by the fast path is left to it. Defaults to RELAY_FAST_PATH_GRACE_MS. */
   fastPathGraceMs?: number;
   logger?: Logger;
+  /**
+   * Leases for the lanes (keyed by checkpoint id): a lane publishes only while this instance leads it,
+   * and loads its checkpoint each time it becomes the leader. Without it every lane always leads (one
+   * relay per checkpoint prefix, as in tests).
+   */
+  leadership?: RelayLeadership;
 }
 
 export interface RelayLaneState {
@@ -70,6 +77,8 @@ export interface RelayLaneState {
   /** Failed attempts in a row; 0 once a batch went through. */
   consecutiveFailures: number;
   lastError?: string;
+  /** This instance leads the lane (always, without leadership). */
+  leading: boolean;
 }
 
 interface Lane {
@@ -105,6 +114,8 @@ interface LanePage {
 /** Events older than this are forgotten by the fast-path record (a lane this far behind publishes repeats). */
 const FAST_PATH_RECORD_RETENTION_MS = 60 * 60 * 1000;
 const FAST_PATH_PRUNE_INTERVAL_MS = 60 * 1000;
+/** How often a standby lane looks whether its instance has taken the lease (an in-memory check). */
+const STANDBY_CHECK_INTERVAL_MS = 50;
 
 export class OutboxRelay {
   private readonly lanes: Lane[];
@@ -139,6 +150,7 @@ export class OutboxRelay {
         published: 0,
         skipped: 0,
         consecutiveFailures: 0,
+        leading: options.leadership === undefined,
       },
     }));
   }
@@ -190,11 +202,20 @@ export class OutboxRelay {
   private async runLane(lane: Lane): Promise<void> {
     while (!this.stopping.signal.aborted) {
       try {
+        if (!(await this.leadLane(lane))) {
+          await this.idle(lane, STANDBY_CHECK_INTERVAL_MS, { ignoreNotifications: true });
+          continue;
+        }
         const deferMs = await this.catchUp(lane);
         // Left to the fast path: new appends are no reason to look again before its grace ends.
         if (deferMs !== undefined) await this.idle(lane, deferMs, { ignoreNotifications: true });
         else await this.idle(lane, this.maxPollIntervalMs);
       } catch (err) {
+        if (err instanceof LeadershipLostError) {
+          lane.state.leading = false;
+          this.logger.warn({ broker: lane.state.broker, checkpointId: lane.state.checkpointId }, 'relay lane stopped publishing: leadership lost');
+          continue;
+        }
         this.onLaneError(lane, err);
         await this.idle(lane, backoffDelay(lane.state.consecutiveFailures, 100, 5000), { ignoreNotifications: true });
       }
@@ -202,17 +223,43 @@ export class OutboxRelay {
   }
 
   /**
+   * Whether the lane may publish now. A lane that has just become the leader resumes from the
+   * checkpoint saved by whoever led before.
+   */
+  private async leadLane(lane: Lane): Promise<boolean> {
+    const leadership = this.options.leadership;
+    if (!leadership) return true;
+    if (!leadership.leads(lane.state.checkpointId)) {
+      lane.state.leading = false;
+      return false;
+    }
+    if (!lane.state.leading) {
+      lane.state.checkpoint = await loadCheckpoint(this.options.db, lane.state.checkpointId);
+      lane.state.leading = true;
+      this.logger.info(
+        { broker: lane.state.broker, checkpointId: lane.state.checkpointId, from: formatCheckpoint(lane.state.checkpoint), epoch: leadership.epochOf(lane.state.checkpointId).toString() },
+        'relay lane leads',
+      );
+    }
+    return true;
+  }
+
+  /** Throws once this instance no longer leads the lane: nothing more is published. */
+  private assertLeads(lane: Lane): void {
+    if (this.options.leadership && !this.options.leadership.leads(lane.state.checkpointId)) throw new LeadershipLostError(lane.state.checkpointId);
+  }
+
+  /**
    * Publishes from the lane's checkpoint until a page comes back short (the lane is caught up) or stops
    * at an event left to the fast path (then resolves to how long to wait). The next page is read while
    * the current one is published, and a confirmed batch's checkpoint is saved while the next batch is
-   * published (saves stay in order). On a failure it waits for everything in flight to settle, so the
+   * published (one save at a time, in order). On a failure it waits for everything in flight to settle, so the
    * next attempt starts cleanly from the last saved checkpoint.
    */
   private async catchUp(lane: Lane): Promise<number | undefined> {
     const depth = Math.max(1, lane.publisher.maxInFlightBatches);
     const inFlight: InFlight[] = [];
     let saving: Promise<void> = Promise.resolve();
-    let saveError: unknown;
     let deferMs: number | undefined;
     // This read sees everything notified so far; only later notifications call for another round.
     lane.notified = false;
@@ -223,6 +270,7 @@ export class OutboxRelay {
         const page: LanePage = await next;
         next = undefined;
         if (page.events.length > 0 || page.skipped > 0) {
+          this.assertLeads(lane);
           const publish = page.events.length > 0 ? lane.publisher.publish(page.events) : Promise.resolve();
           // Awaited below in order; this only keeps an early rejection from counting as unhandled.
           publish.catch(() => undefined);
@@ -238,11 +286,12 @@ export class OutboxRelay {
         while (inFlight.length >= depth || (!more && inFlight.length > 0)) {
           const confirmed = inFlight.shift()!;
           await confirmed.publish;
-          if (saveError !== undefined) throw saveError;
-          saving = saving.then(() => this.saveCheckpoint(lane, confirmed));
-          saving.catch((err: unknown) => {
-            saveError = err;
-          });
+          // One save at a time, and none queued behind it: what a crash leaves published but not
+          // checkpointed (and the next leader publishes again) is at most the batches in flight plus
+          // the one being saved.
+          await saving;
+          saving = this.saveCheckpoint(lane, confirmed);
+          saving.catch(() => undefined);
         }
       }
       await saving;
@@ -285,7 +334,8 @@ export class OutboxRelay {
   }
 
   private async saveCheckpoint(lane: Lane, batch: InFlight): Promise<void> {
-    await saveCheckpoint(this.options.db, lane.state.checkpointId, batch.checkpoint);
+    if (this.options.leadership) await this.options.leadership.saveCheckpoint(lane.state.checkpointId, batch.checkpoint);
+    else await saveCheckpoint(this.options.db, lane.state.checkpointId, batch.checkpoint);
     if (lane.state.consecutiveFailures > 0) {
       this.logger.info({ broker: lane.state.broker, afterFailures: lane.state.consecutiveFailures }, 'relay lane recovered');
     }

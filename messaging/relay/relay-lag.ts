@@ -3,6 +3,7 @@ import { config } from '../../config';
 import { loadCheckpoint } from '../../eventstore';
 import type { Broker } from '../errors';
 import { formatCheckpoint, relayCheckpointId } from './outbox-relay';
+import { RelayLeaseStore, type LeaseRow } from './relay-lease';
 
 export interface RelayLag {
   broker: Broker;
@@ -14,6 +15,8 @@ export interface RelayLag {
   lagEvents: number;
   /** How long the oldest unpublished event has been waiting; 0 when caught up. */
   lagSeconds: number;
+  /** The relay instance whose lease on the lane runs (none: no relay leads it now). */
+  leader?: { instance: string; epoch: string; expiresInMs: number };
 }
 
 /** Counting stops here, so that a relay far behind costs a bounded query. */
@@ -30,6 +33,13 @@ export async function relayLag(db: Knex, prefix = config().RELAY_CHECKPOINT_PREF
     'SELECT max(global_position)::text AS head FROM events WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())',
   );
   const headPosition = headRows[0]?.head ?? '0';
+  // A database not yet migrated to relay_leases (42P01) has lanes without leaders, not an error.
+  const leases = await new RelayLeaseStore(db)
+    .read(brokers.map((broker) => relayCheckpointId(prefix, broker)))
+    .catch((err: unknown) => {
+      if ((err as { code?: string }).code === '42P01') return [];
+      throw err;
+    });
   const lags: RelayLag[] = [];
   for (const broker of brokers) {
     const checkpointId = relayCheckpointId(prefix, broker);
@@ -53,7 +63,13 @@ export async function relayLag(db: Knex, prefix = config().RELAY_CHECKPOINT_PREF
       headPosition,
       lagEvents: Number(row?.events ?? 0),
       lagSeconds: Math.max(0, row?.oldest_age ?? 0),
+      ...leaderOf(leases.find((lease) => lease.lane === checkpointId)),
     });
   }
   return lags;
+}
+
+function leaderOf(lease: LeaseRow | undefined): Pick<RelayLag, 'leader'> {
+  if (!lease || lease.expiresInMs <= 0) return {};
+  return { leader: { instance: lease.holder, epoch: lease.epoch, expiresInMs: Math.round(lease.expiresInMs) } };
 }

@@ -1,12 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
-import readline from 'node:readline';
 import type { Knex } from 'knex';
 import { PostgresEventStore, loadCheckpoint, type GlobalCheckpoint } from '../../../eventstore';
 import { relayCheckpointId } from '../../../messaging/relay/outbox-relay';
 import { openTestDatabase } from '../../support/postgres';
-import { REPO_DIR, requireService } from '../../support/stack';
+import { requireService } from '../../support/stack';
 import {
   appendOrder,
   containsAll,
@@ -15,55 +12,13 @@ import {
   openRabbitTap,
   positionOf,
   positionRelayAtHead,
+  RelayProcess,
   reached,
   uniqueName,
   waitFor,
   type KafkaTap,
   type RabbitTap,
 } from './support';
-
-/** The relay process (workers/relay.ts) as a child, run by node itself so that signals reach it directly. */
-class RelayProcess {
-  private readonly child: ChildProcess;
-  private readonly lines: string[] = [];
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-
-  constructor(prefix: string) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_DIR, 'workers', 'relay.ts')], {
-      cwd: REPO_DIR,
-      env: { ...process.env, RELAY_CHECKPOINT_PREFIX: prefix, RELAY_MAX_POLL_INTERVAL_MS: '200', RELAY_METRICS_PORT: '0', LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    for (const stream of [this.child.stdout, this.child.stderr]) {
-      if (stream) readline.createInterface({ input: stream }).on('line', (line) => this.lines.push(line));
-    }
-    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
-  }
-
-  /** Both lanes started: the relay follows the log from its checkpoints. */
-  async started(): Promise<void> {
-    await waitFor('the relay process to start both lanes', async () => this.lines.filter((l) => l.includes('relay lane started')).length, (n) => n === 2, 30_000).catch(
-      (err: Error) => {
-        throw new Error(`${err.message}\n${this.lines.slice(-20).join('\n')}`);
-      },
-    );
-  }
-
-  /** The port of its health and metrics server. */
-  metricsPort(): number {
-    const line = this.lines.find((l) => l.includes('"relay serving health and metrics"'));
-    if (!line) throw new Error('the relay has not said where it serves metrics');
-    return (JSON.parse(line) as { metricsPort: number }).metricsPort;
-  }
-
-  signal(signal: NodeJS.Signals): void {
-    this.child.kill(signal);
-  }
-
-  log(): string[] {
-    return this.lines;
-  }
-}
 
 describe('relay process killed between commit and publish', () => {
   let db: Knex;
@@ -101,7 +56,7 @@ describe('relay process killed between commit and publish', () => {
   it('publishes, after a restart, the event it was killed before publishing', async () => {
     const prefix = uniqueName('relay-crash');
     await positionRelayAtHead(db, prefix);
-    const first = new RelayProcess(prefix);
+    const first = new RelayProcess({ RELAY_CHECKPOINT_PREFIX: prefix });
     children.push(first);
     await first.started();
 
@@ -120,7 +75,7 @@ describe('relay process killed between commit and publish', () => {
     const last = await positionOf(db, afterCommit[afterCommit.length - 1]!);
     for (const checkpoint of await laneCheckpoints(prefix)) expect(reached(checkpoint, last)).toBe(false);
 
-    const second = new RelayProcess(prefix);
+    const second = new RelayProcess({ RELAY_CHECKPOINT_PREFIX: prefix });
     children.push(second);
     await second.started();
     await withLogs(waitFor('the restarted relay past them', () => laneCheckpoints(prefix), (checkpoints) => checkpoints.every((c) => reached(c, last))));
@@ -136,6 +91,9 @@ describe('relay process killed between commit and publish', () => {
     for (const broker of ['rabbitmq', 'kafka']) {
       expect(metrics).toMatch(new RegExp(`^relay_published_events\\{broker="${broker}"\\} [1-9]`, 'm'));
       expect(metrics).toMatch(new RegExp(`^relay_lag_events\\{broker="${broker}"\\} \\d+`, 'm'));
+      // The only relay on its prefix leads both lanes; it took each once.
+      expect(metrics).toMatch(new RegExp(`^relay_leader\\{lane="${broker}"\\} 1$`, 'm'));
+      expect(metrics).toMatch(new RegExp(`^relay_leadership_changes_total\\{lane="${broker}",change="acquired"\\} 1$`, 'm'));
     }
 
     // SIGTERM stops it gracefully: exit code 0, and it says so in its structured log.

@@ -1,4 +1,7 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import readline from 'node:readline';
 import type { ChannelModel, ConsumeMessage } from 'amqplib';
 import type { Consumer, Kafka } from 'kafkajs';
 import type { Knex } from 'knex';
@@ -13,6 +16,8 @@ import { kafkaTopics } from '../../../messaging/kafka/kafka-topics';
 import { relayCheckpointId } from '../../../messaging/relay/outbox-relay';
 import { EVENTS_EXCHANGE, declareEventTopology } from '../../../messaging/rabbitmq/rabbitmq-topology';
 import { ThingHappened, ThingRenamed } from '../../support/test-events';
+
+import { REPO_DIR } from '../../support/stack';
 
 export { stackService } from '../../support/stack';
 
@@ -303,3 +308,47 @@ export const containsAll = (seen: readonly string[], expected: readonly string[]
   const set = new Set(seen);
   return expected.every((id) => set.has(id));
 };
+
+/** The relay process (workers/relay.ts) as a child, run by node itself so that signals reach it directly. */
+export class RelayProcess {
+  private readonly child: ChildProcess;
+  private readonly lines: string[] = [];
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  /** `env` is put over this process's environment (RELAY_CHECKPOINT_PREFIX at least). */
+  constructor(env: Record<string, string>) {
+    this.child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_DIR, 'workers', 'relay.ts')], {
+      cwd: REPO_DIR,
+      env: { ...process.env, RELAY_MAX_POLL_INTERVAL_MS: '200', RELAY_METRICS_PORT: '0', LOG_LEVEL: 'info', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    for (const stream of [this.child.stdout, this.child.stderr]) {
+      if (stream) readline.createInterface({ input: stream }).on('line', (line) => this.lines.push(line));
+    }
+    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
+  }
+
+  /** Both lanes started: the relay follows the log from its checkpoints. */
+  async started(): Promise<void> {
+    await waitFor('the relay process to start both lanes', async () => this.lines.filter((l) => l.includes('relay lane started')).length, (n) => n === 2, 30_000).catch(
+      (err: Error) => {
+        throw new Error(`${err.message}\n${this.lines.slice(-20).join('\n')}`);
+      },
+    );
+  }
+
+  /** The port of its health and metrics server. */
+  metricsPort(): number {
+    const line = this.lines.find((l) => l.includes('"relay serving health and metrics"'));
+    if (!line) throw new Error('the relay has not said where it serves metrics');
+    return (JSON.parse(line) as { metricsPort: number }).metricsPort;
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    this.child.kill(signal);
+  }
+
+  log(): string[] {
+    return this.lines;
+  }
+}

@@ -319,4 +319,69 @@ describe('projector process (real Postgres and RabbitMQ)', () => {
       }
     }
   }, 240_000);
+
+  it('two instances on the one quorum queue apply every event once and in order per order: the read models equal a rebuild', async () => {
+    const byInstance = new Map<string, string[]>([
+      ['order-projector-1', []],
+      ['order-projector-2', []],
+    ]);
+    // A queue of their own (and its own dedup records), so that whatever an earlier test left queued is not theirs.
+    const pairEnv = { ...env, PROJECTOR_CONSUMER_NAME: `order-projector-pair-${tag}` };
+    const supervisor = new Supervisor({ env: pairEnv, restartDelayMs: 1500, onLine: (name, line) => byInstance.get(name)?.push(line) });
+    supervisors.push(supervisor);
+    supervisor.start([...byInstance.keys()].map((name) => ({ name, entrypoint: 'workers/projector.ts', args: ['order'] })));
+    const ports = await Promise.all(
+      [...byInstance.values()].map(async (instanceLines) => {
+        const deadline = Date.now() + 60_000;
+        for (;;) {
+          const start = instanceLines.find((line) => line.includes('"projector started"'));
+          if (start) return (JSON.parse(start) as { metricsPort: number }).metricsPort;
+          if (Date.now() > deadline) throw new Error(`an instance did not start; its log:\n${instanceLines.slice(-30).join('\n')}`);
+          await sleep(100);
+        }
+      }),
+    );
+
+    // Orders written by four writers at once; each event published once, some twice, in commit order:
+    // the two instances take turns on the queue, so an order's events are split between them.
+    const random = seededRandom(23);
+    const finalVersions = new Map<string, number>();
+    let orderCount = 0;
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        for (let n = 0; n < 10; n++) {
+          const orderId = `${tag}-pair-${orderCount++}`;
+          const history = newHistory(orderId, random);
+          finalVersions.set(orderId, history.length);
+          for (let version = 0; version < history.length; version++) {
+            await appendOrderEvents(store, orderId, history.slice(version, version + 1), version);
+            const [event] = await store.readStream(orderStreamId(orderId), { fromVersion: version + 1, limit: 1 });
+            await publish(random() > 0.9 ? [event!, event!] : [event!]);
+          }
+        }
+      }),
+    );
+    await caughtUp(finalVersions, 90_000);
+
+    // Both instances did part of the work, and between them applied each event exactly once to each
+    // read model (one applied it, or fetched it to fill a gap; the other saw a duplicate).
+    const totalEvents = [...finalVersions.values()].reduce((a, b) => a + b, 0);
+    const applied = await Promise.all(ports.map(async (port) => samples((await get(port, '/metrics')).text, 'projector_events_applied_total')));
+    for (const name of PROJECTIONS_OF_ORDER_PROJECTOR) {
+      const perInstance = applied.map((metrics) => metrics.get(`{projection="${name}"}`) ?? 0);
+      for (const count of perInstance) expect(count).toBeGreaterThan(0);
+      expect(perInstance.reduce((a, b) => a + b, 0)).toBe(totalEvents);
+    }
+    await supervisor.stop();
+
+    await createReadModelSchema(db, 'rebuilt_pair');
+    await rebuildProjections({ db, store, logger: testLogger('rebuild') }, PROJECTIONS_OF_ORDER_PROJECTOR, { schema: 'rebuilt_pair' });
+    for (const name of PROJECTIONS_OF_ORDER_PROJECTOR) {
+      for (const table of PROJECTIONS[name].tables) {
+        const live = await rowsOf(db, `public.${table}`);
+        expect(live.length).toBeGreaterThan(0);
+        expect(live).toEqual(await rowsOf(db, `rebuilt_pair.${table}`));
+      }
+    }
+  }, 240_000);
 });
