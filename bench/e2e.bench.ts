@@ -17,13 +17,17 @@ import { withWorkflowBundle } from '../workers/workflow-bundle';
 import { customerToken, operatorToken } from '../test/support/api';
 import { createIsolatedEnvironment } from '../test/support/isolated-environment';
 import { makeCatalog } from '../test/support/saga-fixtures';
+import { orderWorkflowId } from '../workflows/order/contract';
 import { startFloor } from './floor';
+import { historyMetrics, meanMetrics, type HistoryMetrics } from './history-metrics';
 import { drive, percentile, round, versusFloor } from './support';
 
 const ORDERS = Number(process.env.BENCH_ORDERS ?? 150);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const WARMUP = 10;
 const FLOOR_QUEUE = 'bench-e2e-floor';
+/** Delivered bench orders whose histories are counted (the mean is reported). */
+const HISTORY_SAMPLE = 10;
 
 async function post<T>(url: string, token: string, body?: unknown): Promise<T> {
   for (let attempt = 0; ; attempt++) {
@@ -68,6 +72,15 @@ function readModelWatcher(db: ReturnType<typeof createKnex>) {
   };
 }
 
+async function confirmed(db: ReturnType<typeof createKnex>, orderId: string): Promise<void> {
+  for (let i = 0; i < 3000; i++) {
+    const row = await db('order_view').where({ order_id: orderId, status: 'confirmed' }).first<{ order_id: string } | undefined>();
+    if (row) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`order ${orderId} was not confirmed within 60 s`);
+}
+
 async function waitForReady(url: string): Promise<void> {
   const deadline = Date.now() + 120_000;
   for (;;) {
@@ -101,15 +114,24 @@ async function main(): Promise<void> {
     await waitForReady(environment.apiUrl);
     const api = environment.apiUrl;
 
-    const order = async (): Promise<void> => {
+    const delivered: string[] = [];
+    /** An order checked out with the given lines; the carrier's report sent at once (the workflow takes it once confirmed). */
+    const placeAndDeliver = async (lines: { sku: string; quantity: number }[], options: { afterConfirmed?: boolean } = {}): Promise<string> => {
       const { orderId } = await post<{ orderId: string }>(`${api}/orders`, customer, {});
       const visible = watcher.visible(orderId);
-      await post(`${api}/orders/${orderId}/items`, customer, { sku: catalog.sku.widget, quantity: 1 });
+      for (const line of lines) await post(`${api}/orders/${orderId}/items`, customer, line);
       await post(`${api}/orders/${orderId}/submit`, customer);
-      // The carrier's report may come early: the workflow takes it once the order is confirmed.
+      // As the demo does: the carrier reports once the order is confirmed.
+      if (options.afterConfirmed) await confirmed(db, orderId);
       await post(`${api}/orders/${orderId}/delivery`, operator, {});
       await visible;
+      return orderId;
     };
+    const order = async (): Promise<void> => {
+      delivered.push(await placeAndDeliver([{ sku: catalog.sku.widget, quantity: 1 }]));
+    };
+    const costOf = async (orderIds: readonly string[]): Promise<HistoryMetrics> =>
+      meanMetrics(await Promise.all(orderIds.map(async (id) => historyMetrics(await client.workflow.getHandle(orderWorkflowId(id)).fetchHistory()))));
 
     await drive(WARMUP, 5, floor.once);
     await drive(WARMUP, 5, order);
@@ -117,11 +139,23 @@ async function main(): Promise<void> {
     console.log(`floor  ${round(floorRes.perSecond)} workflows/s  p50 ${round(percentile(floorRes.latencies, 50), 0)} ms  p99 ${round(percentile(floorRes.latencies, 99), 0)} ms`);
     const e2e = await drive(ORDERS, CONCURRENCY, order);
     console.log(`e2e    ${round(e2e.perSecond)} orders/s     p50 ${round(percentile(e2e.latencies, 50), 0)} ms  p99 ${round(percentile(e2e.latencies, 99), 0)} ms`);
+    // What a delivered order costs the server: the bench's one-line order (a sample), and the demo's
+    // happy-path order (two lines: KB-ERGO-01 x1, MS-WL-02 x2 in the demo; two of the bench's SKUs here).
+    const oneLine = await costOf(delivered.slice(-HISTORY_SAMPLE));
+    const twoLines = await costOf([await placeAndDeliver([{ sku: catalog.sku.widget, quantity: 1 }, { sku: catalog.sku.gadget, quantity: 2 }], { afterConfirmed: true })]);
+    console.log(`one-line order  ${JSON.stringify(oneLine)}`);
+    console.log(`two-line order  ${JSON.stringify(twoLines)}`);
     console.log(
       JSON.stringify({
         orders: ORDERS,
         concurrency: CONCURRENCY,
         ...versusFloor(e2e, floorRes),
+        history_events_per_order: twoLines.history_events,
+        workflow_tasks_per_order: twoLines.workflow_tasks,
+        billable_actions_per_order: twoLines.billable_actions,
+        one_line_history_events_per_order: oneLine.history_events,
+        one_line_workflow_tasks_per_order: oneLine.workflow_tasks,
+        one_line_billable_actions_per_order: oneLine.billable_actions,
       }),
     );
   } finally {
