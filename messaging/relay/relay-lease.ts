@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import type { GlobalCheckpoint } from '../../eventstore';
+import { saveCheckpoint, type GlobalCheckpoint } from '../../eventstore';
 import { createLogger, type Logger } from '../../infra/logger';
 
 /*
@@ -133,13 +133,7 @@ export class RelayLeaseStore {
         [lane, holder, epoch.toString()],
       );
       if (held.rows.length === 0) return false;
-      await trx.raw(
-        `INSERT INTO subscription_checkpoints (subscription_id, transaction_id, global_position)
-         VALUES (?, ?::xid8, ?)
-         ON CONFLICT (subscription_id) DO UPDATE
-           SET transaction_id = excluded.transaction_id, global_position = excluded.global_position, updated_at = now()`,
-        [lane, checkpoint.transactionId.toString(), checkpoint.globalPosition.toString()],
-      );
+      await saveCheckpoint(trx, lane, checkpoint);
       return true;
     });
   }
