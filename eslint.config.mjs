@@ -70,6 +70,22 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: workflowBoundary }] },
   },
   {
+    // The tracing interceptors are bundled into the sandbox only when tracing is on: Temporal's
+    // OpenTelemetry workflow interceptors and the OpenTelemetry API are made for it.
+    files: ['workflows/tracing-interceptors.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { ...workflowBoundary[0], regex: '^(?!\\.|@temporalio/(workflow|common)(/|$)|@temporalio/interceptors-opentelemetry/lib/workflow$|@opentelemetry/api$)' },
+            workflowBoundary[1],
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['domain/**/*.ts'],
     rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: pureBoundary }] },
   },

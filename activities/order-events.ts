@@ -9,6 +9,7 @@ import {
 } from '../eventstore';
 import { ORDER_STREAM_TYPE, orderStreamId, type OrderEvent } from '../domain';
 import type { PublishingBesideAppend } from './publishing';
+import { traceparentOf } from '../infra/tracing';
 
 export interface AppendOrderEventsInput {
   orderId: string;
@@ -42,11 +43,15 @@ export function createOrderEventActivities(store: PostgresEventStore, publishing
   return {
     async appendOrderEvents(input: AppendOrderEventsInput): Promise<AppendOrderEventsResult> {
       const streamId = orderStreamId(input.orderId);
+      // The events keep this activity's trace context, so that whatever picks them up later (the relay, a
+      // projector) continues the order's trace.
+      const traceparent = input.metadata?.traceparent ?? traceparentOf();
+      const metadata = traceparent === undefined ? input.metadata : { ...input.metadata, traceparent };
       const events = input.events.map((event, index) => ({
         eventId: deterministicEventId(streamId, input.expectedVersion + index + 1),
         type: event.type,
         data: event.data,
-        metadata: input.metadata,
+        metadata,
       }));
       let result: AppendResult;
       try {

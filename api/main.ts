@@ -9,9 +9,11 @@ import { buildApi } from './server';
 import { readinessChecks } from './readiness';
 import { pruneIdempotencyKeys } from './idempotency';
 import { hoursToMs, startPeriodicPruning } from '../infra/retention';
+import { startTracing } from '../infra/tracing';
 
 async function main(): Promise<void> {
   const env = config();
+  const tracing = startTracing('orders-api');
   const logger = createLogger('api');
   const db = createKnex({ applicationName: 'api', poolMax: 20 });
   const temporal = await connectTemporalClient();
@@ -38,6 +40,7 @@ async function main(): Promise<void> {
     await app.close();
     await pruning.stop();
     await Promise.allSettled([kafkaAdmin.disconnect(), temporal.connection.close(), db.destroy()]);
+    await tracing?.shutdown();
     logger.info('api stopped');
     process.exit(0);
   };

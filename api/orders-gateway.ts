@@ -9,6 +9,7 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { nameBasedUuid } from '../infra/ids';
+import { traceparentOf, tracingActive } from '../infra/tracing';
 import { isWorkflowClosedError } from './errors';
 import { config } from '../config';
 import { TASK_QUEUES } from '../workflows/task-queues';
@@ -30,6 +31,8 @@ import {
 import { decide, initialOrderState, orderStateFrom, type OrderState, type OrderStatus, type SagaProgress } from '../domain';
 
 const QUICK_MS = 5_000;
+/** The workflow memo field that keeps the traceparent of the order's root span. */
+export const TRACEPARENT_MEMO = 'traceparent';
 const UPDATE_MS = 30_000;
 
 /** A cancel request's answer: taken (the order will end cancelled), or refused in the status it has. */
@@ -49,6 +52,8 @@ const MAX_REMEMBERED_OWNERS = 100_000;
 
 export class OrdersGateway {
   private readonly owners = new Map<string, string>();
+  /** Each order's root traceparent (its POST /orders span), or null for an order started without one. */
+  private readonly traceRoots = new Map<string, string | null>();
 
   constructor(private readonly client: Client) {}
 
@@ -56,6 +61,28 @@ export class OrdersGateway {
     // Oldest first out (Map keeps insertion order): a bound, not an LRU, is enough for a hint cache.
     if (this.owners.size >= MAX_REMEMBERED_OWNERS) this.owners.delete(this.owners.keys().next().value!);
     this.owners.set(orderId, customerId);
+  }
+
+  private rememberTraceRoot(orderId: string, traceparent: string | null): void {
+    if (this.traceRoots.size >= MAX_REMEMBERED_OWNERS) this.traceRoots.delete(this.traceRoots.keys().next().value!);
+    this.traceRoots.set(orderId, traceparent);
+  }
+
+  /**
+   * The traceparent of the order's root span, kept in its workflow's memo: later requests for the
+   * order join its trace. Undefined when tracing is off, the order has none, or it cannot be read now
+   * (the request itself then answers whatever is wrong).
+   */
+  async traceRoot(orderId: string): Promise<string | undefined> {
+    if (!tracingActive()) return undefined;
+    if (!this.traceRoots.has(orderId)) {
+      try {
+        await this.describeOrder(orderId);
+      } catch {
+        return undefined;
+      }
+    }
+    return this.traceRoots.get(orderId) ?? undefined;
   }
 
   /**
@@ -85,6 +112,8 @@ export class OrdersGateway {
       correlationId: input.correlationId,
       draftTtlMs: config().ORDER_DRAFT_TTL_MS,
     };
+    // The request's span is the order's root: its traceparent goes into the memo (see traceRoot).
+    const traceparent = traceparentOf();
     let created = true;
     try {
       await this.within(QUICK_MS, () => this.client.workflow.start(ORDER_WORKFLOW_TYPE, {
@@ -99,12 +128,16 @@ export class OrdersGateway {
           { key: OrderStatusKey, value: 'draft' },
         ],
         staticSummary: `Order ${orderId} of ${input.customerId}`,
+        ...(traceparent ? { memo: { [TRACEPARENT_MEMO]: traceparent } } : {}),
       }));
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError) || !input.idempotencyKey) throw err;
       created = false;
     }
-    if (created) this.rememberOwner(orderId, input.customerId);
+    if (created) {
+      this.rememberOwner(orderId, input.customerId);
+      this.rememberTraceRoot(orderId, traceparent ?? null);
+    }
     // A new order is exactly what the domain decides for its creation: no need to ask the workflow.
     const snapshot = created
       ? orderSnapshot(orderStateFrom(decide({ type: 'CreateOrder', data: { orderId, customerId: input.customerId, currency: input.currency, now: new Date().toISOString() } }, initialOrderState)))
@@ -122,7 +155,14 @@ export class OrdersGateway {
   async ownerOf(orderId: string): Promise<string | undefined> {
     const known = this.owners.get(orderId);
     if (known !== undefined) return known;
+    return this.describeOrder(orderId);
+  }
+
+  /** Reads the order's owner and trace root from its workflow, and remembers them. */
+  private async describeOrder(orderId: string): Promise<string | undefined> {
     const description = await this.within(QUICK_MS, () => this.handle(orderId).describe());
+    const root = description.memo?.[TRACEPARENT_MEMO];
+    this.rememberTraceRoot(orderId, typeof root === 'string' ? root : null);
     const owner = description.typedSearchAttributes.get(CustomerIdKey) ?? (await this.ownerFromStartInput(orderId, description.runId));
     if (owner !== undefined) this.rememberOwner(orderId, owner);
     return owner;

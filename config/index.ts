@@ -95,6 +95,12 @@ const EnvSchema = z.object({
   RELAY_METRICS_PORT: listenPort.default(9100),
   PROJECTOR_ORDER_METRICS_PORT: listenPort.default(9101),
   PROJECTOR_ANALYTICS_METRICS_PORT: listenPort.default(9102),
+  /**
+   * The Temporal SDK's own metrics (its core runtime: schedule-to-start latency, slots, sticky cache) in
+   * Prometheus format, served by the SDK in each worker process: the first worker role (WORKER_ROLES
+   * order) on this port, each next role on the next one. 0: not served.
+   */
+  WORKER_METRICS_PORT: listenPort.default(9103),
   // A projector's queue / consumer group (default: order-projector or analytics-projector) and the schema
   // of the read models it writes: another pair gives a test or a dry run read models of its own.
   PROJECTOR_CONSUMER_NAME: z.string().regex(/^[A-Za-z0-9._-]+$/).optional(),

@@ -3,6 +3,7 @@ import { Client, Connection, type TLSConfig } from '@temporalio/client';
 import type { DataConverter, PayloadCodec } from '@temporalio/common';
 import { config } from '../config';
 import { codecFromConfig } from './codec/keys';
+import { temporalClientInterceptors } from './temporal-tracing';
 
 /** What both the client's Connection and the worker's NativeConnection accept. */
 export interface TemporalConnectionOptions {
@@ -54,7 +55,7 @@ export function temporalDataConverter(options: DataConverterOptions = {}): DataC
 
 /** A client on an open connection, with the system's data converter. */
 export function temporalClient(connection: Connection, namespace = config().TEMPORAL_NAMESPACE, options: DataConverterOptions = {}): Client {
-  return new Client({ connection, namespace, dataConverter: temporalDataConverter(options) });
+  return new Client({ connection, namespace, dataConverter: temporalDataConverter(options), interceptors: temporalClientInterceptors() });
 }
 
 export async function connectTemporalClient(options: DataConverterOptions & { namespace?: string } = {}): Promise<Client> {

@@ -30,6 +30,8 @@ import { RabbitMqConsumer } from '../messaging/rabbitmq/rabbitmq-consumer';
 import { ProjectionRunner, type ApplyResult, type ProjectionName } from '../projections';
 import type { DeliveredEvent } from '../projections/engine/types';
 import { projectorMetrics } from '../projections/engine/metrics';
+import { tracedApply } from '../projections/engine/tracing';
+import { startTracing } from '../infra/tracing';
 
 export const PROJECTORS = {
   order: { consumer: 'order-projector', projections: ['customer_orders', 'order_view'] },
@@ -53,16 +55,18 @@ export function projectorHandlers(
   runner: ProjectionRunner,
   projections: readonly ProjectionName[],
   applied?: (name: ProjectionName, result: ApplyResult) => void,
+  consumerName = projections.join('+'),
 ): { handler: EventHandler; batchHandler: BatchEventHandler } {
-  const apply = async (trx: Knex.Transaction, events: readonly DeliveredEvent[]): Promise<void> => {
-    const results: [ProjectionName, ApplyResult][] = [];
-    for (const name of [...projections].sort()) results.push([name, await runner.applyInTransaction(trx, name, events)]);
-    // Counted once committed: a rolled-back attempt applied nothing, and its retry counts again.
-    trx.executionPromise.then(
-      () => results.forEach(([name, result]) => applied?.(name, result)),
-      () => undefined,
-    );
-  };
+  const apply = (trx: Knex.Transaction, events: readonly DeliveredEvent[]): Promise<void> =>
+    tracedApply(consumerName, events, async () => {
+      const results: [ProjectionName, ApplyResult][] = [];
+      for (const name of [...projections].sort()) results.push([name, await runner.applyInTransaction(trx, name, events)]);
+      // Counted once committed: a rolled-back attempt applied nothing, and its retry counts again.
+      trx.executionPromise.then(
+        () => results.forEach(([name, result]) => applied?.(name, result)),
+        () => undefined,
+      );
+    });
   return {
     handler: (envelope, { trx }) => apply(trx, [envelope]),
     batchHandler: (deliveries, { trx }) => apply(trx, deliveries.map((d) => d.envelope)),
@@ -75,6 +79,7 @@ async function main(): Promise<void> {
   const spec = PROJECTORS[kind];
   if (!spec) throw new Error(`Unknown projector "${kind}": use ${Object.keys(PROJECTORS).join(' or ')}`);
   const consumerName = projectorConsumerName(kind, env);
+  const tracing = startTracing(`orders-${kind}-projector`);
   const schema = env.PROJECTOR_SCHEMA;
   const logger = createLogger(consumerName);
   const db = createKnex({ poolMax: 5, applicationName: consumerName });
@@ -83,7 +88,7 @@ async function main(): Promise<void> {
   const registry = new Registry();
   const metrics = projectorMetrics(registry, { db, store, schema, projections: spec.projections, logger });
 
-  const { handler, batchHandler } = projectorHandlers(runner, spec.projections, (name, result) => metrics.applied(name, result));
+  const { handler, batchHandler } = projectorHandlers(runner, spec.projections, (name, result) => metrics.applied(name, result), consumerName);
   const batching = { batchSize: env.PROJECTOR_BATCH_SIZE, batchHandler };
 
   // Stop is installed before anything connects: a stop during start-up closes whatever is open by then.
@@ -97,6 +102,7 @@ async function main(): Promise<void> {
     await open.consumer?.stop();
     await open.server?.close();
     await db.destroy();
+    await tracing?.shutdown();
     logger.info('projector stopped');
     process.exit(0);
   };

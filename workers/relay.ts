@@ -21,6 +21,7 @@ import { connectBrokerPublishers } from '../composition/publishers';
 import { createOrderEventStore } from '../composition/store';
 import { listenForAppends } from '../eventstore';
 import { createKnex, createLogger, createPgClient } from '../infra';
+import { startTracing } from '../infra/tracing';
 import type { Logger } from '../infra/logger';
 import { readOnScrape, scrapedGauges, startObservabilityServer } from '../infra/observability';
 import type { Broker } from '../messaging/errors';
@@ -93,6 +94,7 @@ function brokersArgument(args: readonly string[]): Broker[] {
 
 async function run(): Promise<void> {
   const brokers = brokersArgument(process.argv.slice(2));
+  const tracing = startTracing('orders-relay');
   const logger = createLogger('relay');
   const db = createKnex({ poolMax: 4, applicationName: 'relay' });
   // The relay only reads; the registry upcasts old order events (other types pass through as stored).
@@ -164,6 +166,7 @@ async function run(): Promise<void> {
     await closePublishers();
     await listener?.end().catch(() => undefined);
     await db.destroy();
+    await tracing?.shutdown();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -7,6 +7,7 @@ import { temporalConnectionOptions, temporalDataConverter } from '../infra';
 import type { DataConverterOptions } from '../infra/temporal';
 import { createActivities, type ActivityDependencies, type WorkerRole } from '../composition/activities';
 import { TASK_QUEUES } from '../workflows/task-queues';
+import { temporalWorkerTracing } from '../infra/temporal-tracing';
 
 export { WORKER_ROLES, type WorkerRole } from '../composition/activities';
 
@@ -45,6 +46,7 @@ export async function createWorker(role: WorkerRole, deps: WorkerDependencies): 
       activities,
       dataConverter: temporalDataConverter({ codec: deps.codec }),
       ...workflows,
+      ...temporalWorkerTracing({ bundles: role === 'orders' && bundle === undefined }),
     });
     return { worker, dispose };
   } catch (err) {

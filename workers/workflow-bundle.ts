@@ -8,11 +8,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { WORKFLOWS_PATH } from './temporal-workers';
+import { workflowInterceptorModules } from '../infra/temporal-tracing';
 
 /** Bundles the workflow code into a file of its own and returns its path. */
 export async function writeWorkflowBundle(dir = mkdtempSync(path.join(os.tmpdir(), 'orders-workflow-bundle-'))): Promise<string> {
   const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error };
-  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quiet });
+  // With tracing on, the bundle carries the tracing interceptors (a worker cannot add them to a prebuilt bundle).
+  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: workflowInterceptorModules(), logger: quiet });
   const file = path.join(dir, 'workflow-bundle.js');
   writeFileSync(file, code);
   return file;

@@ -4,6 +4,8 @@ import { assertCanSee, principalOf, requireOperator } from '../auth';
 import { HttpProblem } from '../problem';
 import type { OrdersGateway } from '../orders-gateway';
 import type { IdempotencyKeys } from '../idempotency';
+import { newOrderSpan, orderRequestSpan } from '../order-tracing';
+import { ORDER_ID_ATTRIBUTE } from '../../infra/tracing';
 import {
   AUTHENTICATED,
   AcceptedSchema,
@@ -93,7 +95,7 @@ export function orderCommandRoutes(app: FastifyInstance, orders: OrdersGateway, 
         ),
       },
     },
-    async (request, reply) => {
+    (request, reply) => newOrderSpan(request, async (span) => {
       const principal = principalOf(request);
       const body = request.body ?? { currency: 'USD' };
       let customerId: string;
@@ -113,11 +115,12 @@ export function orderCommandRoutes(app: FastifyInstance, orders: OrdersGateway, 
         await keys.claim({ scope: 'order', subject: customerId, key, method: 'POST', route: '/orders', request: { customerId, currency } });
       }
       const { created, snapshot: order } = await orders.start({ customerId, currency, idempotencyKey: key, correlationId: request.id });
+      span.setAttribute(ORDER_ID_ATTRIBUTE, order.orderId);
       return reply
         .status(created ? 201 : 200)
         .header('location', `/orders/${order.orderId}`)
         .send(order);
-    },
+    }),
   );
 
   app.post<{ Params: IdParams; Body: { sku: string; quantity: number } }>(
@@ -133,10 +136,11 @@ export function orderCommandRoutes(app: FastifyInstance, orders: OrdersGateway, 
         response: responses({ 200: snapshot }, [...ORDER_COMMAND, 422]),
       },
     },
-    async (request) => {
-      const orderId = await ownOrder(request);
-      return orders.addItem(orderId, request.body, await updateKey(request, orderId));
-    },
+    (request) =>
+      orderRequestSpan(request, orders, request.params.id, async () => {
+        const orderId = await ownOrder(request);
+        return orders.addItem(orderId, request.body, await updateKey(request, orderId));
+      }),
   );
 
   app.delete<{ Params: IdParams & { sku: string } }>(
@@ -151,10 +155,11 @@ export function orderCommandRoutes(app: FastifyInstance, orders: OrdersGateway, 
         response: responses({ 200: snapshot }, [...ORDER_COMMAND, 422]),
       },
     },
-    async (request) => {
-      const orderId = await ownOrder(request);
-      return orders.removeItem(orderId, request.params.sku, await updateKey(request, orderId));
-    },
+    (request) =>
+      orderRequestSpan(request, orders, request.params.id, async () => {
+        const orderId = await ownOrder(request);
+        return orders.removeItem(orderId, request.params.sku, await updateKey(request, orderId));
+      }),
   );
 
   app.post<{ Params: IdParams }>(
@@ -169,10 +174,11 @@ export function orderCommandRoutes(app: FastifyInstance, orders: OrdersGateway, 
         response: responses({ 200: snapshot }, [...ORDER_COMMAND, 422]),
       },
     },
-    async (request) => {
-      const orderId = await ownOrder(request);
-      return orders.submit(orderId, await updateKey(request, orderId));
-    },
+    (request) =>
+      orderRequestSpan(request, orders, request.params.id, async () => {
+        const orderId = await ownOrder(request);
+        return orders.submit(orderId, await updateKey(request, orderId));
+      }),
   );
 
   app.post<{ Params: IdParams; Body: { reason?: string } | undefined }>(
@@ -189,15 +195,16 @@ export function orderCommandRoutes(app: FastifyInstance, orders: OrdersGateway, 
         response: responses({ 202: { schema: CancelAcceptedSchema, description: 'Taken: the order ends cancelled.' } }, ORDER_COMMAND),
       },
     },
-    async (request, reply) => {
-      const orderId = await ownOrder(request);
-      // The body schema is the domain's rule for a reason: text Postgres could not store is already a 400.
-      const result = await orders.cancel(orderId, request.body?.reason, idempotencyKey(request));
-      if (!result.accepted) {
-        throw new HttpProblem(409, result.detail, { code: 'CANNOT_CANCEL', orderStatus: result.status });
-      }
-      return reply.status(202).send({ orderId, accepted: true, status: result.status });
-    },
+    (request, reply) =>
+      orderRequestSpan(request, orders, request.params.id, async () => {
+        const orderId = await ownOrder(request);
+        // The body schema is the domain's rule for a reason: text Postgres could not store is already a 400.
+        const result = await orders.cancel(orderId, request.body?.reason, idempotencyKey(request));
+        if (!result.accepted) {
+          throw new HttpProblem(409, result.detail, { code: 'CANNOT_CANCEL', orderStatus: result.status });
+        }
+        return reply.status(202).send({ orderId, accepted: true, status: result.status });
+      }),
   );
 
   app.post<{ Params: IdParams; Body: { deliveredAt?: string } | null | undefined }>(
@@ -212,12 +219,14 @@ export function orderCommandRoutes(app: FastifyInstance, orders: OrdersGateway, 
         response: responses({ 202: acceptedAnswer }, [...ORDER_COMMAND, 403]),
       },
     },
-    async (request, reply) => {
+    (request, reply) => {
       requireOperator(request);
-      // The schema admits only calendar-valid UTC times of years 0001-9999: Date takes every one of them.
-      const deliveredAt = request.body?.deliveredAt ? new Date(request.body.deliveredAt).toISOString() : undefined;
-      await orders.delivered(request.params.id, deliveredAt);
-      return reply.status(202).send({ orderId: request.params.id, accepted: true });
+      return orderRequestSpan(request, orders, request.params.id, async () => {
+        // The schema admits only calendar-valid UTC times of years 0001-9999: Date takes every one of them.
+        const deliveredAt = request.body?.deliveredAt ? new Date(request.body.deliveredAt).toISOString() : undefined;
+        await orders.delivered(request.params.id, deliveredAt);
+        return reply.status(202).send({ orderId: request.params.id, accepted: true });
+      });
     },
   );
 }

@@ -8,6 +8,7 @@ import { BrokerUnavailableError, MessagingError, PublishFailedError } from '../e
 import { kafkaTopics } from './kafka-topics';
 import { kafkaLogCreator } from './kafka-logging';
 import type { EventPublisher } from '../publisher';
+import { tracedPublish, type HeadersOf } from '../tracing';
 
 export interface KafkaPublisherOptions {
   /** Defaults to a client built by infra/kafka.ts with logs routed to `logger`. */
@@ -48,6 +49,11 @@ export class KafkaPublisher implements EventPublisher {
     if (this.closed) throw new MessagingError('Kafka publisher is closed');
     if (events.length === 0) return;
     const encoded = events.map(encodeEvent);
+    const topic = this.options.topic ?? kafkaTopics().orderEvents;
+    return tracedPublish('kafka', topic, encoded, (headersOf) => this.publishEncoded(topic, encoded, headersOf));
+  }
+
+  private async publishEncoded(topic: string, encoded: readonly EncodedEvent[], headersOf: HeadersOf): Promise<void> {
     const eventIds = encoded.map((e) => e.envelope.eventId);
     const timeoutMs = this.options.sendTimeoutMs ?? 15_000;
     const deadline = Date.now() + timeoutMs;
@@ -64,7 +70,7 @@ export class KafkaPublisher implements EventPublisher {
     try {
       send = producer.sendBatch({
         acks: -1,
-        topicMessages: [{ topic: this.options.topic ?? kafkaTopics().orderEvents, messages: encoded.map(toKafkaMessage) }],
+        topicMessages: [{ topic, messages: encoded.map((event) => ({ ...toKafkaMessage(event), headers: headersOf(event) })) }],
       });
       const left = Math.max(1, deadline - Date.now());
       await withTimeout(send, left, () => new Error(`no acknowledgement within ${timeoutMs} ms`));

@@ -5,6 +5,7 @@ import { withTimeout } from '../async';
 import { ENVELOPE_CONTENT_TYPE, encodeEvent, type EncodedEvent } from '../envelope';
 import { BrokerUnavailableError, MessagingError, PublishFailedError, UnroutableMessageError } from '../errors';
 import type { EventPublisher } from '../publisher';
+import { tracedPublish, type HeadersOf } from '../tracing';
 import { connectRecovering } from './rabbitmq-connection';
 import { EVENTS_EXCHANGE, declareEventTopology } from './rabbitmq-topology';
 
@@ -54,6 +55,10 @@ export class RabbitMqPublisher implements EventPublisher {
     if (this.closed) throw new MessagingError('RabbitMQ publisher is closed');
     if (events.length === 0) return;
     const encoded = events.map(encodeEvent);
+    return tracedPublish('rabbitmq', EVENTS_EXCHANGE, encoded, (headersOf) => this.publishEncoded(encoded, headersOf));
+  }
+
+  private async publishEncoded(encoded: readonly EncodedEvent[], headersOf: HeadersOf): Promise<void> {
     const eventIds = encoded.map((e) => e.envelope.eventId);
     const channel = await this.acquireChannel();
 
@@ -69,7 +74,7 @@ export class RabbitMqPublisher implements EventPublisher {
     channel.on('return', onReturn);
     try {
       for (const event of encoded) {
-        if (!channel.publish(EVENTS_EXCHANGE, event.routingKey, event.body, publishOptions(event))) await drained(channel);
+        if (!channel.publish(EVENTS_EXCHANGE, event.routingKey, event.body, publishOptions(event, headersOf(event)))) await drained(channel);
       }
       const confirmTimeoutMs = this.options.confirmTimeoutMs ?? 30_000;
       await withTimeout(channel.waitForConfirms(), confirmTimeoutMs, () => new Error(`no confirms within ${confirmTimeoutMs} ms`));
@@ -133,7 +138,7 @@ export class RabbitMqPublisher implements EventPublisher {
 }
 
 /** The message properties an event is published with (also by tests that publish to a broker of their own). */
-export function publishOptions(event: EncodedEvent): Options.Publish {
+export function publishOptions(event: EncodedEvent, headers: Record<string, string> = event.headers): Options.Publish {
   const { envelope } = event;
   const correlationId = envelope.metadata.correlationId;
   return {
@@ -144,7 +149,7 @@ export function publishOptions(event: EncodedEvent): Options.Publish {
     type: envelope.type,
     correlationId: typeof correlationId === 'string' ? correlationId : undefined,
     timestamp: Math.floor(Date.parse(envelope.recordedAt) / 1000),
-    headers: event.headers,
+    headers,
   };
 }
 

@@ -151,6 +151,7 @@ export async function createIsolatedEnvironment(kind: string): Promise<IsolatedE
     RELAY_METRICS_PORT: '0',
     PROJECTOR_ORDER_METRICS_PORT: '0',
     PROJECTOR_ANALYTICS_METRICS_PORT: '0',
+    WORKER_METRICS_PORT: '0',
     // Restarted processes find work waiting: short polls keep the run short.
     RELAY_MAX_POLL_INTERVAL_MS: '200',
   };

@@ -16,6 +16,8 @@ export function enterTestEnvironment(env: NodeJS.ProcessEnv = process.env): void
   // Tests append events directly, with no workflow to publish them: the relay should not wait for one.
   // (The chaos test, which runs the real workflows, sets the production default back.)
   env.RELAY_FAST_PATH_GRACE_MS ??= '0';
+  // No tracing in tests (nor in the processes they start) unless a test turns it on for its processes.
+  env.OTEL_SDK_DISABLED ??= 'true';
 }
 
 enterTestEnvironment();

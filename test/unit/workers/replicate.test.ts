@@ -1,6 +1,6 @@
 import { SYSTEM_PROCESSES, replicaPorts, replicate } from '../../../workers/supervisor';
 
-const base = { API_PORT: 3000, RELAY_METRICS_PORT: 9100, PROJECTOR_ORDER_METRICS_PORT: 9101, PROJECTOR_ANALYTICS_METRICS_PORT: 9102 };
+const base = { API_PORT: 3000, RELAY_METRICS_PORT: 9100, PROJECTOR_ORDER_METRICS_PORT: 9101, PROJECTOR_ANALYTICS_METRICS_PORT: 9102, WORKER_METRICS_PORT: 9103 };
 
 describe('replicas of every process', () => {
   it('runs the processes as they are for one replica', () => {
@@ -25,6 +25,7 @@ describe('replicas of every process', () => {
       RELAY_METRICS_PORT: 0,
       PROJECTOR_ORDER_METRICS_PORT: 9121,
       PROJECTOR_ANALYTICS_METRICS_PORT: 9122,
+      WORKER_METRICS_PORT: 9123,
     });
   });
 
