@@ -6,6 +6,6 @@ if [ "${ORDERS_STACK:-native}" = docker ]; then
   exec docker compose -f "$REPO_DIR/docker-compose.yml" down
 fi
 
-for service in temporal kafka rabbitmq postgres; do
+for service in jaeger temporal kafka rabbitmq postgres; do
   bash "$STACK_DIR/services/$service.sh" down
 done

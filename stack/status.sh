@@ -20,6 +20,7 @@ report postgres "127.0.0.1:$POSTGRES_PORT"
 report rabbitmq "amqp://127.0.0.1:$RABBITMQ_PORT, management http://127.0.0.1:$RABBITMQ_MANAGEMENT_PORT"
 report kafka "127.0.0.1:$KAFKA_PORT"
 report temporal "127.0.0.1:$TEMPORAL_PORT, Web UI http://127.0.0.1:$TEMPORAL_UI_PORT"
+report jaeger "OTLP 127.0.0.1:$JAEGER_OTLP_GRPC_PORT/$JAEGER_OTLP_HTTP_PORT, UI http://127.0.0.1:$JAEGER_UI_PORT"
 echo "logs: $LOG_DIR"
 
 # Only reports, bounded in time: it never changes the exit code.

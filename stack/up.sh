@@ -4,10 +4,10 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 if [ "${ORDERS_STACK:-native}" = docker ]; then
-  exec docker compose -f "$REPO_DIR/docker-compose.yml" up -d --wait postgres rabbitmq kafka temporal
+  exec docker compose -f "$REPO_DIR/docker-compose.yml" up -d --wait postgres rabbitmq kafka temporal jaeger
 fi
 
-for service in postgres rabbitmq kafka temporal; do
+for service in postgres rabbitmq kafka temporal jaeger; do
   bash "$STACK_DIR/services/$service.sh" up
 done
 # Not a server: the jars and launcher of the time-skipping test server that the workflow tests start.
