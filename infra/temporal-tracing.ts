@@ -16,9 +16,9 @@ import { ORDER_ID_ATTRIBUTE, installedTracing, trace, tracingEnabled } from './t
 
 export const WORKFLOW_TRACING_INTERCEPTORS = require.resolve('../workflows/tracing-interceptors');
 
-/** The workflow interceptor modules a bundle needs: the tracing ones when tracing is on. */
-export function workflowInterceptorModules(): string[] {
-  return tracingEnabled() ? [WORKFLOW_TRACING_INTERCEPTORS] : [];
+/** The workflow interceptor modules a bundle for processes with `env` needs: the tracing ones when tracing is on. */
+export function workflowInterceptorModules(env: NodeJS.ProcessEnv = process.env): string[] {
+  return tracingEnabled(env) ? [WORKFLOW_TRACING_INTERCEPTORS] : [];
 }
 
 /** The client's interceptors: a span per workflow start, update, signal and query, its context in the headers. */
@@ -42,7 +42,8 @@ class OrderIdActivityInbound implements ActivityInboundCallsInterceptor {
  */
 export function temporalWorkerTracing(options: { bundles: boolean }): Pick<WorkerOptions, 'interceptors' | 'sinks'> {
   const tracing = installedTracing();
-  if (!tracing) return {};
+  // A bundle made with tracing on (a container image's, say) run with it off: its spans go nowhere, quietly.
+  if (!tracing) return { sinks: { exporter: { export: { fn: () => undefined } } } };
   return {
     interceptors: {
       client: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] },

@@ -10,11 +10,11 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { WORKFLOWS_PATH } from './temporal-workers';
 import { workflowInterceptorModules } from '../infra/temporal-tracing';
 
-/** Bundles the workflow code into a file of its own and returns its path. */
-export async function writeWorkflowBundle(dir = mkdtempSync(path.join(os.tmpdir(), 'orders-workflow-bundle-'))): Promise<string> {
+/** Bundles the workflow code for processes with `env` into a file of its own and returns its path. */
+export async function writeWorkflowBundle(dir = mkdtempSync(path.join(os.tmpdir(), 'orders-workflow-bundle-')), env: NodeJS.ProcessEnv = process.env): Promise<string> {
   const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error };
   // With tracing on, the bundle carries the tracing interceptors (a worker cannot add them to a prebuilt bundle).
-  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: workflowInterceptorModules(), logger: quiet });
+  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: workflowInterceptorModules(env), logger: quiet });
   const file = path.join(dir, 'workflow-bundle.js');
   writeFileSync(file, code);
   return file;
@@ -23,5 +23,5 @@ export async function writeWorkflowBundle(dir = mkdtempSync(path.join(os.tmpdir(
 /** The environment with WORKFLOW_BUNDLE_PATH pointing at a fresh bundle, unless the caller gave one. */
 export async function withWorkflowBundle(env: NodeJS.ProcessEnv = process.env): Promise<NodeJS.ProcessEnv> {
   if (env.WORKFLOW_BUNDLE_PATH) return env;
-  return { ...env, WORKFLOW_BUNDLE_PATH: await writeWorkflowBundle() };
+  return { ...env, WORKFLOW_BUNDLE_PATH: await writeWorkflowBundle(undefined, env) };
 }

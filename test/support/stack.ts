@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 
 const REPO_DIR = path.resolve(__dirname, '..', '..');
 
-export type ServiceName = 'postgres' | 'rabbitmq' | 'kafka' | 'temporal';
+export type ServiceName = 'postgres' | 'rabbitmq' | 'kafka' | 'temporal' | 'jaeger';
 
 /** Where the native stack writes its logs (as stack/lib.sh decides). */
 export function stackLogDir(): string {

@@ -3,18 +3,18 @@
  * with --ui-codec-endpoint (stack/services/temporal.sh), so with the codec server up the browser shows
  * an order's decoded input, and with it down only ciphertext.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { FastifyInstance } from 'fastify';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { config } from '../../../config';
 import { createKnex, createLogger } from '../../../infra';
 import { AesGcmPayloadCodec } from '../../../infra/codec/payload-codec';
 import { buildCodecServer } from '../../../infra/codec/server';
 import { createIsolatedEnvironment, type IsolatedEnvironment } from '../../support/isolated-environment';
+import { launchChromium } from '../../support/chromium';
 import { REPO_DIR, requireService } from '../../support/stack';
 import { runWorkers, type RunningWorkers } from '../../support/temporal';
 import { makeCatalog, startOrder } from '../../support/saga-fixtures';
@@ -30,15 +30,11 @@ describe('the Temporal Web UI decodes payloads through the codec server (headles
 
   beforeAll(async () => {
     requireService('temporal');
-    execFileSync('bash', [path.join(REPO_DIR, 'stack', 'services', 'chromium.sh'), 'up'], { stdio: 'inherit' });
     environment = await createIsolatedEnvironment('codecui');
     environment.enter();
     db = createKnex({ poolMax: 5, applicationName: 'codec-web-ui-test' });
     workers = await runWorkers(db, undefined, { codec });
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
     mkdirSync(ARTIFACTS, { recursive: true });
   }, 300_000);
   afterAll(async () => {

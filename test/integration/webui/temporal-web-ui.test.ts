@@ -1,10 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Knex } from 'knex';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { config } from '../../../config';
 import { openTestDatabase } from '../../support/postgres';
+import { launchChromium } from '../../support/chromium';
 import { REPO_DIR, requireService } from '../../support/stack';
 import { runWorkers, type RunningWorkers } from '../../support/temporal';
 import { makeCatalog, startOrder, waitForStatus } from '../../support/saga-fixtures';
@@ -19,14 +19,9 @@ describe('the Temporal Web UI shows our orders (headless Chromium)', () => {
 
   beforeAll(async () => {
     requireService('temporal');
-    // Debian's chromium, installed by the stack script when absent; no browser download.
-    execFileSync('bash', [path.join(REPO_DIR, 'stack', 'services', 'chromium.sh'), 'up'], { stdio: 'inherit' });
     db = await openTestDatabase();
     workers = await runWorkers(db);
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
     mkdirSync(ARTIFACTS, { recursive: true });
   }, 300_000);
   afterAll(async () => {
