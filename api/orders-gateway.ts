@@ -9,7 +9,7 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { nameBasedUuid } from '../infra/ids';
-import { traceparentOf, tracingActive } from '../infra/tracing';
+import { context, traceparentOf, tracingActive, withOrderId } from '../infra/tracing';
 import { isWorkflowClosedError } from './errors';
 import { config } from '../config';
 import { TASK_QUEUES } from '../workflows/task-queues';
@@ -116,7 +116,8 @@ export class OrdersGateway {
     const traceparent = traceparentOf();
     let created = true;
     try {
-      await this.within(QUICK_MS, () => this.client.workflow.start(ORDER_WORKFLOW_TYPE, {
+      // The client's span of the start is the order's too: it carries its id.
+      await this.within(QUICK_MS, () => context.with(withOrderId(context.active(), orderId), () => this.client.workflow.start(ORDER_WORKFLOW_TYPE, {
         taskQueue: TASK_QUEUES.orders,
         workflowId: orderWorkflowId(orderId),
         args: [args],
@@ -129,7 +130,7 @@ export class OrdersGateway {
         ],
         staticSummary: `Order ${orderId} of ${input.customerId}`,
         ...(traceparent ? { memo: { [TRACEPARENT_MEMO]: traceparent } } : {}),
-      }));
+      })));
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError) || !input.idempotencyKey) throw err;
       created = false;

@@ -26,11 +26,12 @@ import {
   type Span,
   type TextMapGetter,
   type TextMapSetter,
+  createContextKey,
 } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { Resource, envDetectorSync } from '@opentelemetry/resources';
-import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { BatchSpanProcessor, type ReadableSpan, type Span as SdkSpan, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 
@@ -48,6 +49,31 @@ export interface Tracing {
 
 let installed: Tracing | undefined;
 
+const ORDER_ID_KEY = createContextKey('orders-on-temporal order id');
+
+/** The context with the order a piece of work is for: every span started in it carries `order.id`. */
+export function withOrderId(ctx: Context, orderId: string): Context {
+  return ctx.setValue(ORDER_ID_KEY, orderId);
+}
+
+/**
+ * Puts the order id of the context (withOrderId) on each span started in it, so that spans of
+ * libraries (Temporal's client calls, say) are found by the order's id too.
+ */
+class OrderIdSpanProcessor implements SpanProcessor {
+  onStart(span: SdkSpan, parentContext: Context): void {
+    const orderId = parentContext.getValue(ORDER_ID_KEY);
+    if (typeof orderId === 'string' && span.attributes[ORDER_ID_ATTRIBUTE] === undefined) span.setAttribute(ORDER_ID_ATTRIBUTE, orderId);
+  }
+  onEnd(_span: ReadableSpan): void {}
+  forceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
 /** True unless OTEL_SDK_DISABLED is true (the specification's spelling: case-insensitive "true"). */
 export function tracingEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
   return (env.OTEL_SDK_DISABLED ?? '').trim().toLowerCase() !== 'true';
@@ -63,7 +89,7 @@ export function startTracing(serviceName: string): Tracing | undefined {
     .merge(new Resource({ [ATTR_SERVICE_NAME]: serviceName }))
     .merge(envDetectorSync.detect());
   const spanProcessor = new BatchSpanProcessor(new OTLPTraceExporter());
-  const provider = new NodeTracerProvider({ resource, spanProcessors: [spanProcessor] });
+  const provider = new NodeTracerProvider({ resource, spanProcessors: [new OrderIdSpanProcessor(), spanProcessor] });
   // Registers the AsyncLocalStorage context manager and the W3C propagators (OTEL_PROPAGATORS).
   provider.register();
   installed = { spanProcessor, resource, shutdown: () => provider.shutdown() };
@@ -143,8 +169,10 @@ export async function inSpan<T>(name: string, options: SpanOptions, fn: (span: S
   if (!installed) return fn(NON_RECORDING);
   const parent = options.parent ?? context.active();
   const span = tracer().startSpan(name, { kind: options.kind, links: options.links, attributes: options.attributes }, parent);
+  const orderId = options.attributes?.[ORDER_ID_ATTRIBUTE];
+  const active = trace.setSpan(parent, span);
   try {
-    return await context.with(trace.setSpan(parent, span), () => fn(span));
+    return await context.with(typeof orderId === 'string' ? withOrderId(active, orderId) : active, () => fn(span));
   } catch (err) {
     span.recordException(err as Error);
     span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
