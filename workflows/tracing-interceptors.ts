@@ -45,6 +45,10 @@ class OrderIdInbound implements WorkflowInboundCallsInterceptor {
     tagOrder();
     return next(input);
   }
+  validateUpdate(input: UpdateInput, next: Next<WorkflowInboundCallsInterceptor, 'validateUpdate'>) {
+    tagOrder();
+    next(input);
+  }
 }
 
 class OrderIdOutbound implements WorkflowOutboundCallsInterceptor {
