@@ -9,6 +9,7 @@ import { DEMO_IDS } from '../activities/catalog-seed';
 import { CODEC_SERVER_PROCESS, SYSTEM_PROCESSES, Supervisor, replicaPorts, replicate } from '../workers/supervisor';
 import { ensureDevelopmentCodecKeys } from '../infra/codec/dev-keys';
 import { withWorkflowBundle } from '../workers/workflow-bundle';
+import { readStackEnv } from '../stack/environments';
 
 let supervisor: Supervisor | undefined;
 
@@ -24,6 +25,11 @@ async function mintDevelopmentTokens(): Promise<{ operator: string; customer: st
   }
 }
 
+/** Jaeger's UI, from the stack's port (stack/stack.env). */
+function jaegerUiUrl(): string {
+  return `http://127.0.0.1:${readStackEnv().JAEGER_UI_PORT ?? '16686'}`;
+}
+
 function printWhereToLook(tokens: { operator: string; customer: string }, codecKeyFile: string | undefined): void {
   const env = config();
   const codec = `http://${env.CODEC_SERVER_HOST}:${env.CODEC_SERVER_PORT}`;
@@ -33,6 +39,7 @@ function printWhereToLook(tokens: { operator: string; customer: string }, codecK
 Orders-on-Temporal is running${env.REPLICAS > 1 ? ` (${env.REPLICAS} instances of every process; one relay leads each lane)` : ''}.
   API docs            ${api}/docs   (OpenAPI: ${api}/openapi.json)${more.map((url) => `\n  API instance        ${url}`).join('')}
   Temporal Web UI     ${env.TEMPORAL_UI_URL}   (payloads decoded through the codec server)
+  Jaeger (traces)     ${jaegerUiUrl()}   (service orders-api, tag order.id=<orderId>)
   Codec server        ${codec}   (keys: ${codecKeyFile ?? 'CODEC_KEYS'})
   RabbitMQ management http://127.0.0.1:15672 (guest/guest)
   Stack health        npm run stack:status
