@@ -3,6 +3,7 @@
  * runs them, in an environment of their own) with tracing on, an order placed and delivered through the
  * API, then Jaeger's query API asked for the order's trace by its `order.id` tag.
  */
+import { createServer } from 'node:net';
 import { Connection, type Client } from '@temporalio/client';
 import type { Knex } from 'knex';
 import { DEFAULT_RELAY_FAST_PATH_GRACE_MS } from '../../../config';
@@ -51,6 +52,21 @@ async function call<T>(url: string, token: string, method: string, body?: unknow
   }
 }
 
+/** A first port of `count` consecutive free ones (the workers' Temporal metrics ports). */
+async function freePorts(count: number): Promise<number> {
+  const free = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+  for (let base = 20_000 + Math.floor(Math.random() * 20_000); ; base += count) {
+    let all = true;
+    for (let i = 0; i < count && all; i++) all = await free(base + i);
+    if (all) return base;
+  }
+}
+
 async function waitForReady(url: string): Promise<void> {
   const deadline = Date.now() + 180_000;
   while ((await fetch(`${url}/health/ready`).then((r) => r.status, () => 0)) !== 200) {
@@ -77,6 +93,7 @@ describe('one trace per order in Jaeger', () => {
   let client: Client;
   let catalog: Awaited<ReturnType<typeof makeCatalog>>;
   let tokens: { good: string; declines: string; operator: string };
+  let metricsPort: number;
 
   beforeAll(async () => {
     requireService('jaeger');
@@ -89,6 +106,7 @@ describe('one trace per order in Jaeger', () => {
       declines: await customerToken(db, catalog.customers.declines),
       operator: await operatorToken(db),
     };
+    metricsPort = await freePorts(WORKER_SERVICES.length);
     supervisor = new Supervisor({
       env: await withWorkflowBundle({
         ...process.env,
@@ -96,6 +114,7 @@ describe('one trace per order in Jaeger', () => {
         ...tracingEnvironment(),
         // The production default (the test environment's is 0): the fast path publishes, the relay waits for it.
         RELAY_FAST_PATH_GRACE_MS: String(DEFAULT_RELAY_FAST_PATH_GRACE_MS),
+        WORKER_METRICS_PORT: String(metricsPort),
         LOG_LEVEL: 'warn',
       }),
       onLine: (name, line) => {
@@ -238,6 +257,18 @@ describe('one trace per order in Jaeger', () => {
       expect([service, found.traces.map((t) => t.traceID)]).toEqual([service, [trace!.traceID]]);
     }
   }, 240_000);
+
+  it("serves the Temporal SDK's own metrics on each worker's port, the orders worker's first", async () => {
+    for (let i = 0; i < WORKER_SERVICES.length; i++) {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort + i}/metrics`)).text();
+      expect([WORKER_SERVICES[i], /^temporal_\w+/m.test(text)]).toEqual([WORKER_SERVICES[i], true]);
+      expect(text).toMatch(/temporal_worker_task_slots_available\{[^}]*task_queue="[^"]+"/);
+    }
+    // The order workflow's worker: workflow tasks scheduled to started, and its sticky cache.
+    const orders = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    expect(orders).toMatch(/^temporal_workflow_task_schedule_to_start_latency\w*/m);
+    expect(orders).toMatch(/^temporal_sticky_cache_size/m);
+  });
 
   it("shows a declined card's compensation (the inventory released) in the order's trace", async () => {
     const orderId = await placeOrder(tokens.declines, false);
