@@ -8,6 +8,10 @@
  * The baseline in the same run is the no-op Temporal floor of bench:saga: a workflow with the same
  * interaction (2 updates, 1 signal) and as many activities, all no-ops, started by a client directly,
  * with the same concurrency on the same server.
+ *
+ * The system runs with tracing off (OTEL_SDK_DISABLED=true) for those figures, then is restarted with
+ * tracing on (every span exported to the stack's Jaeger) for the same load: `tracing_overhead` is the
+ * throughput with tracing on over the throughput with it off (BENCH_TRACING=false skips that run).
  */
 import { Connection } from '@temporalio/client';
 import { createKnex, createLogger, temporalClient, temporalConnectionOptions } from '../infra';
@@ -21,6 +25,7 @@ import { orderWorkflowId } from '../workflows/order/contract';
 import { startFloor } from './floor';
 import { historyMetrics, meanMetrics, type HistoryMetrics } from './history-metrics';
 import { drive, percentile, round, versusFloor } from './support';
+import { readStackEnv } from '../stack/environments';
 
 const ORDERS = Number(process.env.BENCH_ORDERS ?? 150);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
@@ -28,6 +33,9 @@ const WARMUP = 10;
 const FLOOR_QUEUE = 'bench-e2e-floor';
 /** Delivered bench orders whose histories are counted (the mean is reported). */
 const HISTORY_SAMPLE = 10;
+const TRACING_RUN = process.env.BENCH_TRACING !== 'false';
+const JAEGER_UI = `http://127.0.0.1:${readStackEnv().JAEGER_UI_PORT ?? '16686'}`;
+const JAEGER_OTLP = `http://127.0.0.1:${readStackEnv().JAEGER_OTLP_HTTP_PORT ?? '4318'}`;
 
 async function post<T>(url: string, token: string, body?: unknown): Promise<T> {
   for (let attempt = 0; ; attempt++) {
@@ -94,14 +102,26 @@ async function waitForReady(url: string): Promise<void> {
 async function main(): Promise<void> {
   const logger = createLogger('bench-e2e');
   installTemporalLogging(logger, 'ERROR');
-  const environment = await createIsolatedEnvironment('e2e');
+  if (TRACING_RUN && !(await fetch(`${JAEGER_UI}/api/services`).then((r) => r.ok, () => false))) {
+    throw new Error(`Jaeger is not answering at ${JAEGER_UI} (npm run stack:up starts it; BENCH_TRACING=false runs without the tracing comparison)`);
+  }
+  // Another kind (letters and digits) keeps two runs at once from dropping each other's environment as leftovers.
+  const environment = await createIsolatedEnvironment(process.env.BENCH_ENVIRONMENT_KIND ?? 'e2e');
   const db = createKnex({ poolMax: 4, applicationName: 'bench-e2e', databaseUrl: environment.databaseUrl });
-  const supervisor = new Supervisor({
-    env: await withWorkflowBundle({ ...process.env, ...environment.env, LOG_LEVEL: 'warn' }),
-    onLine: (name, line) => {
-      if (process.env.BENCH_VERBOSE) console.error(`[${name}] ${line}`);
-    },
-  });
+  /** The system's processes with tracing off or on (a bundle of its own: the tracing one has the interceptors). */
+  const startSystem = async (tracing: boolean): Promise<Supervisor> => {
+    const otel = tracing ? { OTEL_SDK_DISABLED: 'false', OTEL_EXPORTER_OTLP_ENDPOINT: JAEGER_OTLP } : { OTEL_SDK_DISABLED: 'true' };
+    const started = new Supervisor({
+      env: await withWorkflowBundle({ ...process.env, ...environment.env, ...otel, LOG_LEVEL: 'warn', WORKFLOW_BUNDLE_PATH: '' }),
+      onLine: (name, line) => {
+        if (process.env.BENCH_VERBOSE) console.error(`[${name}] ${line}`);
+      },
+    });
+    started.start(SYSTEM_PROCESSES);
+    await waitForReady(environment.apiUrl);
+    return started;
+  };
+  let supervisor: Supervisor | undefined;
   const connection = await Connection.connect(await temporalConnectionOptions());
   const client = temporalClient(connection, environment.namespace);
   const floor = await startFloor(client, environment.namespace, FLOOR_QUEUE);
@@ -110,8 +130,7 @@ async function main(): Promise<void> {
     const catalog = await makeCatalog(db, 1_000_000);
     const customer = await customerToken(db, catalog.customers.good);
     const operator = await operatorToken(db);
-    supervisor.start(SYSTEM_PROCESSES);
-    await waitForReady(environment.apiUrl);
+    supervisor = await startSystem(false);
     const api = environment.apiUrl;
 
     const delivered: string[] = [];
@@ -145,6 +164,16 @@ async function main(): Promise<void> {
     const twoLines = await costOf([await placeAndDeliver([{ sku: catalog.sku.widget, quantity: 1 }, { sku: catalog.sku.gadget, quantity: 2 }], { afterConfirmed: true })]);
     console.log(`one-line order  ${JSON.stringify(oneLine)}`);
     console.log(`two-line order  ${JSON.stringify(twoLines)}`);
+
+    // The same load with tracing on: the processes restarted with the SDK and Temporal's interceptors.
+    let traced: { perSecond: number; latencies: number[] } | undefined;
+    if (TRACING_RUN) {
+      await supervisor.stop();
+      supervisor = await startSystem(true);
+      await drive(WARMUP, 5, order);
+      traced = await drive(ORDERS, CONCURRENCY, order);
+      console.log(`traced ${round(traced.perSecond)} orders/s     p50 ${round(percentile(traced.latencies, 50), 0)} ms  p99 ${round(percentile(traced.latencies, 99), 0)} ms`);
+    }
     console.log(
       JSON.stringify({
         orders: ORDERS,
@@ -156,11 +185,19 @@ async function main(): Promise<void> {
         one_line_history_events_per_order: oneLine.history_events,
         one_line_workflow_tasks_per_order: oneLine.workflow_tasks,
         one_line_billable_actions_per_order: oneLine.billable_actions,
+        ...(traced
+          ? {
+              traced_orders_per_s: round(traced.perSecond),
+              traced_p95_ms: round(percentile(traced.latencies, 95), 0),
+              traced_p99_ms: round(percentile(traced.latencies, 99), 0),
+              tracing_overhead: round(traced.perSecond / e2e.perSecond),
+            }
+          : {}),
       }),
     );
   } finally {
     await watcher.stop();
-    await supervisor.stop();
+    await supervisor?.stop();
     await floor.stop();
     await connection.close();
     await db.destroy();
