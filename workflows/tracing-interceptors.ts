@@ -13,6 +13,7 @@ import {
 import {
   workflowInfo,
   type ActivityInput,
+  type LocalActivityInput,
   type Next,
   type SignalInput,
   type UpdateInput,
@@ -53,6 +54,10 @@ class OrderIdInbound implements WorkflowInboundCallsInterceptor {
 
 class OrderIdOutbound implements WorkflowOutboundCallsInterceptor {
   scheduleActivity(input: ActivityInput, next: Next<WorkflowOutboundCallsInterceptor, 'scheduleActivity'>) {
+    tagOrder();
+    return next(input);
+  }
+  scheduleLocalActivity(input: LocalActivityInput, next: Next<WorkflowOutboundCallsInterceptor, 'scheduleLocalActivity'>) {
     tagOrder();
     return next(input);
   }
