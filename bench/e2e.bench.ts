@@ -9,17 +9,28 @@
  * interaction (2 updates, 1 signal) and as many activities, all no-ops, started by a client directly,
  * with the same concurrency on the same server.
  *
- * The system runs with tracing off (OTEL_SDK_DISABLED=true) for those figures, then is restarted with
+ * Then the scale-out run: a second instance of every process joins the first (as `REPLICAS=2 npm start`
+ * runs them: the second relay stands by, the workers share the task queues, the projectors the queue
+ * and the Kafka group), the orders go to the two API instances in turn, and the same number is driven
+ * again. The run must also be right: afterwards each projector has taken every event exactly once and
+ * the read models equal a rebuild from the log (BENCH_SCALE_OUT=0 skips it).
+ *
+ * Those runs are with tracing off (OTEL_SDK_DISABLED=true); then the single instance is restarted with
  * tracing on (every span exported to the stack's Jaeger) for the same load: `tracing_overhead` is the
  * throughput with tracing on over the throughput with it off (BENCH_TRACING=false skips that run).
  */
 import { Connection } from '@temporalio/client';
 import { createKnex, createLogger, temporalClient, temporalConnectionOptions } from '../infra';
 import { installTemporalLogging } from '../infra/temporal-logging';
-import { SYSTEM_PROCESSES, Supervisor } from '../workers/supervisor';
+import { PROJECTORS } from '../workers/projector';
+import { SYSTEM_PROCESSES, Supervisor, replicate } from '../workers/supervisor';
+import { kafkaGroupId } from '../messaging/kafka/kafka-topics';
+import { PostgresEventStore } from '../eventstore';
+import { orderRegistry } from '../domain';
+import { consumerCoverage, liveAndRebuiltReadModels } from '../test/integration/chaos/invariants';
 import { withWorkflowBundle } from '../workers/workflow-bundle';
 import { customerToken, operatorToken } from '../test/support/api';
-import { createIsolatedEnvironment } from '../test/support/isolated-environment';
+import { createIsolatedEnvironment, freePort } from '../test/support/isolated-environment';
 import { makeCatalog } from '../test/support/saga-fixtures';
 import { orderWorkflowId } from '../workflows/order/contract';
 import { startFloor } from './floor';
@@ -33,6 +44,7 @@ const WARMUP = 10;
 const FLOOR_QUEUE = 'bench-e2e-floor';
 /** Delivered bench orders whose histories are counted (the mean is reported). */
 const HISTORY_SAMPLE = 10;
+const SCALE_OUT = process.env.BENCH_SCALE_OUT !== '0';
 const TRACING_RUN = process.env.BENCH_TRACING !== 'false';
 const JAEGER_UI = `http://127.0.0.1:${readStackEnv().JAEGER_UI_PORT ?? '16686'}`;
 const JAEGER_OTLP = `http://127.0.0.1:${readStackEnv().JAEGER_OTLP_HTTP_PORT ?? '4318'}`;
@@ -131,11 +143,14 @@ async function main(): Promise<void> {
     const customer = await customerToken(db, catalog.customers.good);
     const operator = await operatorToken(db);
     supervisor = await startSystem(false);
-    const api = environment.apiUrl;
+    const apis = [environment.apiUrl];
+    let nextApi = 0;
 
     const delivered: string[] = [];
     /** An order checked out with the given lines; the carrier's report sent at once (the workflow takes it once confirmed). */
     const placeAndDeliver = async (lines: { sku: string; quantity: number }[], options: { afterConfirmed?: boolean } = {}): Promise<string> => {
+      // Each order to the next API instance, as a load balancer would.
+      const api = apis[nextApi++ % apis.length]!;
       const { orderId } = await post<{ orderId: string }>(`${api}/orders`, customer, {});
       const visible = watcher.visible(orderId);
       for (const line of lines) await post(`${api}/orders/${orderId}/items`, customer, line);
@@ -165,10 +180,44 @@ async function main(): Promise<void> {
     console.log(`one-line order  ${JSON.stringify(oneLine)}`);
     console.log(`two-line order  ${JSON.stringify(twoLines)}`);
 
-    // The same load with tracing on: the processes restarted with the SDK and Temporal's interceptors.
+    let scaleOut: Record<string, number | boolean> = {};
+    if (SCALE_OUT) {
+      // The second instance of every process, on ports of its own, beside the first.
+      const second = replicate(SYSTEM_PROCESSES, 2, { API_PORT: 0, RELAY_METRICS_PORT: 0, PROJECTOR_ORDER_METRICS_PORT: 0, PROJECTOR_ANALYTICS_METRICS_PORT: 0, WORKER_METRICS_PORT: 0 }).filter((spec) => spec.name.endsWith('-2'));
+      const apiPort = await freePort();
+      for (const spec of second) spec.env = { ...spec.env, API_PORT: String(apiPort) };
+      supervisor.start(second);
+      apis.push(`http://127.0.0.1:${apiPort}`);
+      await waitForReady(apis[1]!);
+      await drive(WARMUP, 5, order);
+      const scaled = await drive(ORDERS, CONCURRENCY, order);
+      console.log(`scaled ${round(scaled.perSecond)} orders/s     p50 ${round(percentile(scaled.latencies, 50), 0)} ms  p99 ${round(percentile(scaled.latencies, 99), 0)} ms  (two of each process)`);
+      // Not wrong: every event taken once by each projector, the read models as a rebuild makes them.
+      for (const consumer of [PROJECTORS.order.consumer, kafkaGroupId(PROJECTORS.analytics.consumer, environment.topicPrefix)]) {
+        const deadline = Date.now() + 60_000;
+        for (let coverage = await consumerCoverage(db, consumer); coverage.missing > 0 || coverage.unknown > 0; coverage = await consumerCoverage(db, consumer)) {
+          if (Date.now() > deadline) throw new Error(`scale-out run: ${consumer} did not take every event: ${JSON.stringify(coverage)}`);
+          await new Promise((resolve) => setTimeout(resolve, 250));
+        }
+      }
+      const tables = await liveAndRebuiltReadModels(db, new PostgresEventStore(db, orderRegistry(), { notifyAppends: false }));
+      const unequal = Object.entries(tables).filter(([, { live, rebuilt }]) => JSON.stringify(live) !== JSON.stringify(rebuilt)).map(([table]) => table);
+      if (unequal.length > 0) throw new Error(`scale-out run: read models differ from a rebuild: ${unequal.join(', ')}`);
+      scaleOut = {
+        scale_out_orders_per_s: round(scaled.perSecond),
+        scale_out_ratio: round(scaled.perSecond / e2e.perSecond),
+        scale_out_p50_ms: round(percentile(scaled.latencies, 50), 0),
+        scale_out_p99_ms: round(percentile(scaled.latencies, 99), 0),
+        scale_out_correct: true,
+      };
+    }
+
+    // The same load with tracing on: one instance of every process again, restarted with the SDK and
+    // Temporal's interceptors; compared with the single-instance run with tracing off.
     let traced: { perSecond: number; latencies: number[] } | undefined;
     if (TRACING_RUN) {
       await supervisor.stop();
+      apis.splice(1);
       supervisor = await startSystem(true);
       await drive(WARMUP, 5, order);
       traced = await drive(ORDERS, CONCURRENCY, order);
@@ -179,6 +228,7 @@ async function main(): Promise<void> {
         orders: ORDERS,
         concurrency: CONCURRENCY,
         ...versusFloor(e2e, floorRes),
+        ...scaleOut,
         history_events_per_order: twoLines.history_events,
         workflow_tasks_per_order: twoLines.workflow_tasks,
         billable_actions_per_order: twoLines.billable_actions,

@@ -34,7 +34,8 @@ export interface ReplicaPorts {
   RELAY_METRICS_PORT: number;
   PROJECTOR_ORDER_METRICS_PORT: number;
   PROJECTOR_ANALYTICS_METRICS_PORT: number;
-  WORKER_METRICS_PORT: number;
+  /** The first worker's Temporal SDK metrics port (the workers' roles take the next ones); unset: as the environment says. */
+  WORKER_METRICS_PORT?: number;
 }
 
 /** Replica n (from 1) of every process: the API on port API_PORT + n - 1, metrics servers 10 ports apart. */
@@ -46,7 +47,7 @@ export function replicaPorts(base: ReplicaPorts, replica: number): ReplicaPorts 
     RELAY_METRICS_PORT: metrics(base.RELAY_METRICS_PORT),
     PROJECTOR_ORDER_METRICS_PORT: metrics(base.PROJECTOR_ORDER_METRICS_PORT),
     PROJECTOR_ANALYTICS_METRICS_PORT: metrics(base.PROJECTOR_ANALYTICS_METRICS_PORT),
-    WORKER_METRICS_PORT: metrics(base.WORKER_METRICS_PORT),
+    ...(base.WORKER_METRICS_PORT === undefined ? {} : { WORKER_METRICS_PORT: metrics(base.WORKER_METRICS_PORT) }),
   };
 }
 

@@ -2,7 +2,7 @@ import type { ConfirmChannel, Message, Options, RecoveringChannelModel } from 'a
 import type { StoredEvent } from '../../eventstore';
 import { createLogger, type Logger } from '../../infra/logger';
 import { withTimeout } from '../async';
-import { ENVELOPE_CONTENT_TYPE, encodeEvent, type EncodedEvent } from '../envelope';
+import { ENVELOPE_CONTENT_TYPE, encodeEvent, headersPublishedBy, type EncodedEvent } from '../envelope';
 import { BrokerUnavailableError, MessagingError, PublishFailedError, UnroutableMessageError } from '../errors';
 import type { EventPublisher } from '../publisher';
 import { tracedPublish, type HeadersOf } from '../tracing';
@@ -18,6 +18,8 @@ export interface RabbitMqPublisherOptions {
   confirmTimeoutMs?: number;
   /** Batches the relay may publish before the previous ones are confirmed (default 2). */
   maxInFlightBatches?: number;
+  /** Put in each message's `published-by` header: which path sent the copy (duplicates can be told apart). */
+  publishedBy?: string;
 }
 
 /**
@@ -74,7 +76,7 @@ export class RabbitMqPublisher implements EventPublisher {
     channel.on('return', onReturn);
     try {
       for (const event of encoded) {
-        if (!channel.publish(EVENTS_EXCHANGE, event.routingKey, event.body, publishOptions(event, headersOf(event)))) await drained(channel);
+        if (!channel.publish(EVENTS_EXCHANGE, event.routingKey, event.body, publishOptions(event, this.options.publishedBy, headersOf(event)))) await drained(channel);
       }
       const confirmTimeoutMs = this.options.confirmTimeoutMs ?? 30_000;
       await withTimeout(channel.waitForConfirms(), confirmTimeoutMs, () => new Error(`no confirms within ${confirmTimeoutMs} ms`));
@@ -138,7 +140,7 @@ export class RabbitMqPublisher implements EventPublisher {
 }
 
 /** The message properties an event is published with (also by tests that publish to a broker of their own). */
-export function publishOptions(event: EncodedEvent, headers: Record<string, string> = event.headers): Options.Publish {
+export function publishOptions(event: EncodedEvent, publishedBy?: string, headers: Record<string, string> = event.headers): Options.Publish {
   const { envelope } = event;
   const correlationId = envelope.metadata.correlationId;
   return {
@@ -149,7 +151,7 @@ export function publishOptions(event: EncodedEvent, headers: Record<string, stri
     type: envelope.type,
     correlationId: typeof correlationId === 'string' ? correlationId : undefined,
     timestamp: Math.floor(Date.parse(envelope.recordedAt) / 1000),
-    headers,
+    headers: headersPublishedBy(headers, publishedBy),
   };
 }
 
