@@ -78,11 +78,16 @@ async function waitForReady(url: string): Promise<void> {
 const serviceOf = (trace: JaegerTrace, span: JaegerSpan): string => trace.processes[span.processID]?.serviceName ?? '';
 const parentOf = (span: JaegerSpan): string | undefined => span.references.find((ref) => ref.refType === 'CHILD_OF')?.spanID;
 
-/** The activity types the workflow scheduled, from its history. */
+/**
+ * The activity types the workflow ran: those its history shows scheduled, and the event appends, which
+ * run as local activities (a marker in the history, no scheduled event).
+ */
 async function scheduledActivities(client: Client, orderId: string): Promise<string[]> {
   const history = await client.workflow.getHandle(orderWorkflowId(orderId)).fetchHistory();
   const names = (history.events ?? []).map((event) => event.activityTaskScheduledEventAttributes?.activityType?.name).filter((name): name is string => !!name);
-  return [...new Set(names)];
+  const markers = (history.events ?? []).filter((event) => event.markerRecordedEventAttributes?.markerName === 'core_local_activity').length;
+  expect(markers).toBeGreaterThan(0);
+  return [...new Set(['appendOrderEvents', ...names])];
 }
 
 describe('one trace per order in Jaeger', () => {
