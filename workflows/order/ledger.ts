@@ -2,7 +2,7 @@ import { ApplicationFailure, CancellationScope, log, patched, proxyActivities, s
 import type { PublishingActivities } from '../../activities/publishing';
 import type { EventMetadata } from '../../eventstore/types';
 import type { OrderEventActivities } from '../../activities/order-events';
-import { decide, evolve, initialOrderState, money, type OrderCommand, type OrderEvent, type OrderState } from '../../domain';
+import { decide, decideAll, evolve, initialOrderState, money, type OrderCommand, type OrderEvent, type OrderState } from '../../domain';
 import { CustomerIdKey, OrderStatusKey, OrderTotalKey } from '../search-attributes';
 import { TASK_QUEUES } from '../task-queues';
 
@@ -199,6 +199,32 @@ export class OrderLedger {
     });
     publishState(this.stored, true);
     return refusal;
+  }
+
+  /**
+   * record() for several commands at once (a checkout): all checked now, then, at their turn, decided
+   * in order against the stored order and appended in ONE append, so either all their events are
+   * stored or none. Resolves to the order as they left it.
+   */
+  recordAll(commands: readonly OrderCommand[]): Promise<OrderState> {
+    const [first] = commands;
+    if (first === undefined) return this.settled().then(() => this.state);
+    if (this.legacyDecided) throw new Error('recordAll is not available to histories of the first version');
+    decideAll(commands, this.state);
+    const entries: Pending[] = commands.map((command) => ({ command }));
+    this.pending.push(...entries);
+    const run = this.tail
+      .then(() => {
+        const before = this.stored;
+        const { events, state: after } = decideAll(commands, before);
+        // The first command names the cause in the events' metadata (and a refusal, if any).
+        return this.append(first, { before, events, after });
+      })
+      .finally(() => {
+        for (const entry of entries) this.pending.splice(this.pending.indexOf(entry), 1);
+      });
+    this.tail = run.catch(() => undefined);
+    return run;
   }
 }
 
