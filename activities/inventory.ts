@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { of as moneyOf, type Money } from '../domain/money';
+import { createCatalogActivities } from './catalog';
 import { BUSINESS_FAILURES, businessFailure, invalidRequest, requireText } from './errors';
 
 /*
@@ -34,11 +34,7 @@ export interface CommitReservationInput {
   reservationId: string;
 }
 
-export interface Product {
-  sku: string;
-  name: string;
-  unitPrice: Money;
-}
+export type { Product } from './catalog';
 
 type ReservationStatus = 'reserved' | 'released' | 'committed';
 
@@ -53,12 +49,6 @@ interface StockRow {
   stock_available: number;
 }
 
-interface ProductRow {
-  sku: string;
-  name: string;
-  unit_price_minor: string;
-  currency: string;
-}
 
 const byteOrder = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -259,18 +249,5 @@ export function createInventoryActivities(db: Knex) {
     });
   }
 
-  /** The catalog entry for a SKU, or null when there is none. */
-  async function getProduct(sku: string): Promise<Product | null> {
-    requireText('sku', sku);
-    const { rows } = await db.raw<{ rows: ProductRow[] }>(
-      `SELECT sku, name, unit_price_minor, currency FROM products WHERE sku = ?`,
-      [sku],
-    );
-    const row = rows[0];
-    if (!row) return null;
-    // bigint arrives as a string; moneyOf rejects anything beyond Number's exact integers.
-    return { sku: row.sku, name: row.name, unitPrice: moneyOf(Number(row.unit_price_minor), row.currency) };
-  }
-
-  return { reserveInventory, releaseInventory, commitReservation, getProduct };
+  return { reserveInventory, releaseInventory, commitReservation, ...createCatalogActivities(db) };
 }

@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import {
   ConcurrencyError,
   EventStoreError,
+  IdempotencyConflictError,
   PostgresEventStore,
   deterministicEventId,
   type AppendResult,
@@ -18,6 +19,13 @@ export interface AppendOrderEventsInput {
   metadata?: EventMetadata;
   /** Also publish the appended events to the brokers, best effort (see PublishingBesideAppend). */
   publish?: boolean;
+  /**
+   * When the stream already holds other events after expectedVersion, answer with them (`stored`)
+   * instead of refusing. For appends run as local activities: a workflow task whose local activity
+   * appended, then was lost (the worker died, or the server refused the task's completion), is run
+   * again with a new clock, and decides the same events with other times, or other events.
+   */
+  adoptStored?: boolean;
 }
 
 export interface AppendOrderEventsResult {
@@ -25,6 +33,8 @@ export interface AppendOrderEventsResult {
   duplicate: boolean;
   /** Every broker confirmed the events: true only if asked to publish and it went through. */
   published: boolean;
+  /** With adoptStored: what the stream held after expectedVersion instead of `events` (nothing was appended). */
+  stored?: OrderEvent[];
 }
 
 /** Failure types the workflow may see from these activities; both mean a bug, so neither is retried. */
@@ -55,6 +65,14 @@ export function createOrderEventActivities(store: PostgresEventStore, publishing
           streamType: ORDER_STREAM_TYPE,
         });
       } catch (err) {
+        const taken = err instanceof IdempotencyConflictError || (err instanceof ConcurrencyError && err.actual > input.expectedVersion);
+        if (input.adoptStored && taken) {
+          const stored = await store.readStream(streamId, { fromVersion: input.expectedVersion + 1 });
+          if (stored.length > 0) {
+            const held = stored.map((event) => ({ type: event.type, data: event.data }) as OrderEvent);
+            return { version: input.expectedVersion + stored.length, duplicate: true, published: false, stored: held };
+          }
+        }
         if (err instanceof ConcurrencyError) {
           throw ApplicationFailure.nonRetryable(err.message, ORDER_EVENT_FAILURES.concurrency, {
             expected: err.expected,

@@ -13,7 +13,7 @@ import { nameBasedUuid } from '../infra/ids';
 import { isWorkflowClosedError } from './errors';
 import { config } from '../config';
 import { TASK_QUEUES } from '../workflows/task-queues';
-import { CustomerIdKey, OrderStatusKey } from '../workflows/search-attributes';
+import { CustomerIdKey, OrderStatusKey, OrderTotalKey } from '../workflows/search-attributes';
 import {
   ORDER_WORKFLOW_TYPE,
   addItemUpdate,
@@ -99,10 +99,12 @@ export class OrdersGateway {
         args: [args],
         workflowIdConflictPolicy: 'FAIL',
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        // Set at start so the order is findable (and its owner known) before its first workflow task.
+        // Set at start so the order is findable (and its owner known) before its first workflow task;
+        // they are what its creation makes them, so the workflow need not upsert them (a history event).
         typedSearchAttributes: [
           { key: CustomerIdKey, value: input.customerId },
           { key: OrderStatusKey, value: 'draft' },
+          { key: OrderTotalKey, value: 0 },
         ],
         staticSummary: `Order ${orderId} of ${input.customerId}`,
       }));

@@ -8,14 +8,25 @@
  * The baseline in the same run is the no-op Temporal floor of bench:saga: a workflow with the same
  * interaction (2 updates, 1 signal) and as many activities, all no-ops, started by a client directly,
  * with the same concurrency on the same server.
+ *
+ * Then the scale-out run: a second instance of every process joins the first (as `REPLICAS=2 npm start`
+ * runs them: the second relay stands by, the workers share the task queues, the projectors the queue
+ * and the Kafka group), the orders go to the two API instances in turn, and the same number is driven
+ * again. The run must also be right: afterwards each projector has taken every event exactly once and
+ * the read models equal a rebuild from the log (BENCH_SCALE_OUT=0 skips it).
  */
 import { Connection } from '@temporalio/client';
 import { createKnex, createLogger, temporalClient, temporalConnectionOptions } from '../infra';
 import { installTemporalLogging } from '../infra/temporal-logging';
-import { SYSTEM_PROCESSES, Supervisor } from '../workers/supervisor';
+import { PROJECTORS } from '../workers/projector';
+import { SYSTEM_PROCESSES, Supervisor, replicate } from '../workers/supervisor';
+import { kafkaGroupId } from '../messaging/kafka/kafka-topics';
+import { PostgresEventStore } from '../eventstore';
+import { orderRegistry } from '../domain';
+import { consumerCoverage, liveAndRebuiltReadModels } from '../test/integration/chaos/invariants';
 import { withWorkflowBundle } from '../workers/workflow-bundle';
 import { customerToken, operatorToken } from '../test/support/api';
-import { createIsolatedEnvironment } from '../test/support/isolated-environment';
+import { createIsolatedEnvironment, freePort } from '../test/support/isolated-environment';
 import { makeCatalog } from '../test/support/saga-fixtures';
 import { orderWorkflowId } from '../workflows/order/contract';
 import { startFloor } from './floor';
@@ -28,6 +39,7 @@ const WARMUP = 10;
 const FLOOR_QUEUE = 'bench-e2e-floor';
 /** Delivered bench orders whose histories are counted (the mean is reported). */
 const HISTORY_SAMPLE = 10;
+const SCALE_OUT = process.env.BENCH_SCALE_OUT !== '0';
 
 async function post<T>(url: string, token: string, body?: unknown): Promise<T> {
   for (let attempt = 0; ; attempt++) {
@@ -112,11 +124,14 @@ async function main(): Promise<void> {
     const operator = await operatorToken(db);
     supervisor.start(SYSTEM_PROCESSES);
     await waitForReady(environment.apiUrl);
-    const api = environment.apiUrl;
+    const apis = [environment.apiUrl];
+    let nextApi = 0;
 
     const delivered: string[] = [];
     /** An order checked out with the given lines; the carrier's report sent at once (the workflow takes it once confirmed). */
     const placeAndDeliver = async (lines: { sku: string; quantity: number }[], options: { afterConfirmed?: boolean } = {}): Promise<string> => {
+      // Each order to the next API instance, as a load balancer would.
+      const api = apis[nextApi++ % apis.length]!;
       const { orderId } = await post<{ orderId: string }>(`${api}/orders`, customer, {});
       const visible = watcher.visible(orderId);
       for (const line of lines) await post(`${api}/orders/${orderId}/items`, customer, line);
@@ -145,11 +160,44 @@ async function main(): Promise<void> {
     const twoLines = await costOf([await placeAndDeliver([{ sku: catalog.sku.widget, quantity: 1 }, { sku: catalog.sku.gadget, quantity: 2 }], { afterConfirmed: true })]);
     console.log(`one-line order  ${JSON.stringify(oneLine)}`);
     console.log(`two-line order  ${JSON.stringify(twoLines)}`);
+
+    let scaleOut: Record<string, number | boolean> = {};
+    if (SCALE_OUT) {
+      // The second instance of every process, on ports of its own, beside the first.
+      const second = replicate(SYSTEM_PROCESSES, 2, { API_PORT: 0, RELAY_METRICS_PORT: 0, PROJECTOR_ORDER_METRICS_PORT: 0, PROJECTOR_ANALYTICS_METRICS_PORT: 0 }).filter((spec) => spec.name.endsWith('-2'));
+      const apiPort = await freePort();
+      for (const spec of second) spec.env = { ...spec.env, API_PORT: String(apiPort) };
+      supervisor.start(second);
+      apis.push(`http://127.0.0.1:${apiPort}`);
+      await waitForReady(apis[1]!);
+      await drive(WARMUP, 5, order);
+      const scaled = await drive(ORDERS, CONCURRENCY, order);
+      console.log(`scaled ${round(scaled.perSecond)} orders/s     p50 ${round(percentile(scaled.latencies, 50), 0)} ms  p99 ${round(percentile(scaled.latencies, 99), 0)} ms  (two of each process)`);
+      // Not wrong: every event taken once by each projector, the read models as a rebuild makes them.
+      for (const consumer of [PROJECTORS.order.consumer, kafkaGroupId(PROJECTORS.analytics.consumer, environment.topicPrefix)]) {
+        const deadline = Date.now() + 60_000;
+        for (let coverage = await consumerCoverage(db, consumer); coverage.missing > 0 || coverage.unknown > 0; coverage = await consumerCoverage(db, consumer)) {
+          if (Date.now() > deadline) throw new Error(`scale-out run: ${consumer} did not take every event: ${JSON.stringify(coverage)}`);
+          await new Promise((resolve) => setTimeout(resolve, 250));
+        }
+      }
+      const tables = await liveAndRebuiltReadModels(db, new PostgresEventStore(db, orderRegistry(), { notifyAppends: false }));
+      const unequal = Object.entries(tables).filter(([, { live, rebuilt }]) => JSON.stringify(live) !== JSON.stringify(rebuilt)).map(([table]) => table);
+      if (unequal.length > 0) throw new Error(`scale-out run: read models differ from a rebuild: ${unequal.join(', ')}`);
+      scaleOut = {
+        scale_out_orders_per_s: round(scaled.perSecond),
+        scale_out_ratio: round(scaled.perSecond / e2e.perSecond),
+        scale_out_p50_ms: round(percentile(scaled.latencies, 50), 0),
+        scale_out_p99_ms: round(percentile(scaled.latencies, 99), 0),
+        scale_out_correct: true,
+      };
+    }
     console.log(
       JSON.stringify({
         orders: ORDERS,
         concurrency: CONCURRENCY,
         ...versusFloor(e2e, floorRes),
+        ...scaleOut,
         history_events_per_order: twoLines.history_events,
         workflow_tasks_per_order: twoLines.workflow_tasks,
         billable_actions_per_order: twoLines.billable_actions,

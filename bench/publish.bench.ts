@@ -109,7 +109,7 @@ async function rawRabbitMq(channel: ConfirmChannel, messages: readonly EncodedEv
 
 async function rawKafka(producer: Producer, messages: readonly EncodedEvent[]): Promise<void> {
   for (let i = 0; i < messages.length; i += BATCH) {
-    await producer.sendBatch({ acks: -1, topicMessages: [{ topic: BENCH_TOPIC, messages: messages.slice(i, i + BATCH).map(toKafkaMessage) }] });
+    await producer.sendBatch({ acks: -1, topicMessages: [{ topic: BENCH_TOPIC, messages: messages.slice(i, i + BATCH).map((event) => toKafkaMessage(event)) }] });
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Logger } from '../infra/logger';
+import { createCatalogActivities } from '../activities/catalog';
 import { createOrderEventActivities } from '../activities/order-events';
 import { PublishingBesideAppend, createPublishingActivities } from '../activities/publishing';
 import {
@@ -40,7 +41,9 @@ export function createActivities(role: WorkerRole, deps: ActivityDependencies): 
       const { publishers, close } = lazyBrokerPublishers('order-worker');
       const publishing = { store, publishers, deliveries: new FastPathDeliveries(deps.db) };
       const besideAppend = new PublishingBesideAppend(publishing, { logger: deps.logger });
-      return { activities: { ...createOrderEventActivities(store, besideAppend), ...createPublishingActivities(publishing) }, dispose: close };
+      // The catalog look-up runs here as a local activity, beside the workflow that asks for it.
+      const activities = { ...createOrderEventActivities(store, besideAppend), ...createPublishingActivities(publishing), ...createCatalogActivities(deps.db) };
+      return { activities, dispose: close };
     }
     case 'inventory':
       return { activities: createInventoryActivities(deps.db), dispose: nothingToDispose };

@@ -13,13 +13,20 @@ export interface BrokerPublishers {
 const closeAll = async (publishers: readonly EventPublisher[]): Promise<void> =>
   void (await Promise.allSettled(publishers.map((publisher) => publisher.close())));
 
-/** The relay's publishers, one per broker asked for, connected now: a broker that is down fails the start. */
-export async function connectBrokerPublishers(brokers: readonly Broker[], options: { connectionName: string; logger: Logger }): Promise<BrokerPublishers> {
+/**
+ * The relay's publishers, one per broker asked for, connected now: a broker that is down fails the start.
+ * `publishedBy` goes into every message's `published-by` header.
+ */
+export async function connectBrokerPublishers(
+  brokers: readonly Broker[],
+  options: { connectionName: string; logger: Logger; publishedBy?: string },
+): Promise<BrokerPublishers> {
   const publishers: EventPublisher[] = [];
+  const { publishedBy } = options;
   if (brokers.includes('rabbitmq')) {
-    publishers.push(await RabbitMqPublisher.connect({ connectionName: options.connectionName, logger: options.logger.child({ broker: 'rabbitmq' }) }));
+    publishers.push(await RabbitMqPublisher.connect({ connectionName: options.connectionName, logger: options.logger.child({ broker: 'rabbitmq' }), publishedBy }));
   }
-  if (brokers.includes('kafka')) publishers.push(new KafkaPublisher({ logger: options.logger.child({ broker: 'kafka' }) }));
+  if (brokers.includes('kafka')) publishers.push(new KafkaPublisher({ logger: options.logger.child({ broker: 'kafka' }), publishedBy }));
   return { publishers, close: () => closeAll(publishers) };
 }
 
@@ -29,12 +36,12 @@ export async function connectBrokerPublishers(brokers: readonly Broker[], option
  */
 export function lazyBrokerPublishers(connectionName: string): BrokerPublishers {
   let rabbit: Promise<EventPublisher> | undefined;
-  const kafka = new KafkaPublisher();
+  const kafka = new KafkaPublisher({ publishedBy: connectionName });
   const rabbitmq: EventPublisher = {
     broker: 'rabbitmq',
     maxInFlightBatches: 1,
     async publish(events) {
-      rabbit ??= RabbitMqPublisher.connect({ connectionName });
+      rabbit ??= RabbitMqPublisher.connect({ connectionName, publishedBy: connectionName });
       const publisher = await rabbit.catch((err: unknown) => {
         rabbit = undefined;
         throw err;

@@ -31,7 +31,13 @@ export const ENVELOPE_HEADERS = {
   traceparent: 'traceparent',
   streamId: 'stream-id',
   streamVersion: 'stream-version',
+  /** Which publishing path sent this copy (`relay:<instance>`, or a worker's publishing): told by the publisher, not the event. */
+  publishedBy: 'published-by',
 } as const;
+
+/** The headers of an encoded event, with the publishing path's name added when one is given. */
+export const headersPublishedBy = (headers: Record<string, string>, publishedBy: string | undefined): Record<string, string> =>
+  publishedBy === undefined ? headers : { ...headers, [ENVELOPE_HEADERS.publishedBy]: publishedBy };
 
 export const ENVELOPE_CONTENT_TYPE = 'application/json';
 

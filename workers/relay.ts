@@ -25,7 +25,7 @@ import type { Logger } from '../infra/logger';
 import { readOnScrape, scrapedGauges, startObservabilityServer } from '../infra/observability';
 import type { Broker } from '../messaging/errors';
 import { OutboxRelay, relayCheckpointId, type RelayLaneState } from '../messaging/relay/outbox-relay';
-import { RelayLeadership } from '../messaging/relay/relay-lease';
+import { RelayLeadership, defaultInstanceId } from '../messaging/relay/relay-lease';
 import { relayLag, type RelayLag } from '../messaging/relay/relay-lag';
 import { messagingStatus } from '../messaging/status';
 
@@ -98,8 +98,10 @@ async function run(): Promise<void> {
   // The relay only reads; the registry upcasts old order events (other types pass through as stored).
   const store = createOrderEventStore(db);
   const listener = await openListener(logger);
-  const { publishers, close: closePublishers } = await connectBrokerPublishers(brokers, { connectionName: 'relay', logger });
   const env = config();
+  const instanceId = env.RELAY_INSTANCE_ID ?? defaultInstanceId();
+  // Each copy says which relay instance sent it: a duplicate is then traced to a leadership change.
+  const { publishers, close: closePublishers } = await connectBrokerPublishers(brokers, { connectionName: 'relay', logger, publishedBy: `relay:${instanceId}` });
   const registry = new Registry();
   const changes = new Counter({
     name: 'relay_leadership_changes_total',
@@ -113,7 +115,7 @@ async function run(): Promise<void> {
     lanes: [...laneOf.keys()],
     ttlMs: env.RELAY_LEASE_TTL_MS,
     renewIntervalMs: env.RELAY_LEASE_RENEW_INTERVAL_MS,
-    instanceId: env.RELAY_INSTANCE_ID,
+    instanceId,
     logger,
     onChange: (lane, change) => changes.inc({ lane: laneOf.get(lane) ?? lane, change }),
   });

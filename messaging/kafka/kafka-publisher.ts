@@ -3,7 +3,7 @@ import type { StoredEvent } from '../../eventstore';
 import { createIdempotentProducer, createKafka } from '../../infra/kafka';
 import { createLogger, type Logger } from '../../infra/logger';
 import { withTimeout } from '../async';
-import { encodeEvent, type EncodedEvent } from '../envelope';
+import { encodeEvent, headersPublishedBy, type EncodedEvent } from '../envelope';
 import { BrokerUnavailableError, MessagingError, PublishFailedError } from '../errors';
 import { kafkaTopics } from './kafka-topics';
 import { kafkaLogCreator } from './kafka-logging';
@@ -16,6 +16,8 @@ export interface KafkaPublisherOptions {
   topic?: string;
   /** How long one batch (including connecting) may take before it fails and the producer is replaced (default 15 s). */
   sendTimeoutMs?: number;
+  /** Put in each message's `published-by` header: which path sent the copy (duplicates can be told apart). */
+  publishedBy?: string;
 }
 
 /**
@@ -64,7 +66,7 @@ export class KafkaPublisher implements EventPublisher {
     try {
       send = producer.sendBatch({
         acks: -1,
-        topicMessages: [{ topic: this.options.topic ?? kafkaTopics().orderEvents, messages: encoded.map(toKafkaMessage) }],
+        topicMessages: [{ topic: this.options.topic ?? kafkaTopics().orderEvents, messages: encoded.map((event) => toKafkaMessage(event, this.options.publishedBy)) }],
       });
       const left = Math.max(1, deadline - Date.now());
       await withTimeout(send, left, () => new Error(`no acknowledgement within ${timeoutMs} ms`));
@@ -112,6 +114,6 @@ export class KafkaPublisher implements EventPublisher {
  * The record's timestamp is left to the producer (now): time-based retention looks at it, and an
  * old event relayed late with its recordedAt would be deleted at once. recordedAt is in the body.
  */
-export function toKafkaMessage(event: EncodedEvent): Message {
-  return { key: event.partitionKey, value: event.body, headers: event.headers };
+export function toKafkaMessage(event: EncodedEvent, publishedBy?: string): Message {
+  return { key: event.partitionKey, value: event.body, headers: headersPublishedBy(event.headers, publishedBy) };
 }

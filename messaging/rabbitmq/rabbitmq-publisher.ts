@@ -2,7 +2,7 @@ import type { ConfirmChannel, Message, Options, RecoveringChannelModel } from 'a
 import type { StoredEvent } from '../../eventstore';
 import { createLogger, type Logger } from '../../infra/logger';
 import { withTimeout } from '../async';
-import { ENVELOPE_CONTENT_TYPE, encodeEvent, type EncodedEvent } from '../envelope';
+import { ENVELOPE_CONTENT_TYPE, encodeEvent, headersPublishedBy, type EncodedEvent } from '../envelope';
 import { BrokerUnavailableError, MessagingError, PublishFailedError, UnroutableMessageError } from '../errors';
 import type { EventPublisher } from '../publisher';
 import { connectRecovering } from './rabbitmq-connection';
@@ -17,6 +17,8 @@ export interface RabbitMqPublisherOptions {
   confirmTimeoutMs?: number;
   /** Batches the relay may publish before the previous ones are confirmed (default 2). */
   maxInFlightBatches?: number;
+  /** Put in each message's `published-by` header: which path sent the copy (duplicates can be told apart). */
+  publishedBy?: string;
 }
 
 /**
@@ -69,7 +71,7 @@ export class RabbitMqPublisher implements EventPublisher {
     channel.on('return', onReturn);
     try {
       for (const event of encoded) {
-        if (!channel.publish(EVENTS_EXCHANGE, event.routingKey, event.body, publishOptions(event))) await drained(channel);
+        if (!channel.publish(EVENTS_EXCHANGE, event.routingKey, event.body, publishOptions(event, this.options.publishedBy))) await drained(channel);
       }
       const confirmTimeoutMs = this.options.confirmTimeoutMs ?? 30_000;
       await withTimeout(channel.waitForConfirms(), confirmTimeoutMs, () => new Error(`no confirms within ${confirmTimeoutMs} ms`));
@@ -133,7 +135,7 @@ export class RabbitMqPublisher implements EventPublisher {
 }
 
 /** The message properties an event is published with (also by tests that publish to a broker of their own). */
-export function publishOptions(event: EncodedEvent): Options.Publish {
+export function publishOptions(event: EncodedEvent, publishedBy?: string): Options.Publish {
   const { envelope } = event;
   const correlationId = envelope.metadata.correlationId;
   return {
@@ -144,7 +146,7 @@ export function publishOptions(event: EncodedEvent): Options.Publish {
     type: envelope.type,
     correlationId: typeof correlationId === 'string' ? correlationId : undefined,
     timestamp: Math.floor(Date.parse(envelope.recordedAt) / 1000),
-    headers: event.headers,
+    headers: headersPublishedBy(event.headers, publishedBy),
   };
 }
 

@@ -40,7 +40,7 @@ import { equals, of as moneyOf, type Money } from '../../domain/money';
 
 /** Every activity the order workflow schedules, by the task queue that serves it. */
 export const ACTIVITIES_BY_QUEUE = {
-  orders: ['appendOrderEvents', 'publishOrderEvents'],
+  orders: ['appendOrderEvents', 'publishOrderEvents', 'getProduct'],
   inventory: ['getProduct', 'reserveInventory', 'commitReservation', 'releaseInventory'],
   payments: ['capturePayment', 'refundPayment'],
   shipping: ['createShipment', 'markDelivered', 'cancelShipment'],
@@ -401,6 +401,11 @@ export class EventStoreDouble {
         const stored = stream[e.version - 1];
         return stored !== undefined && stored.type === e.type && canonical(stored.data) === canonical(e.data);
       });
+      const adopt = input.adoptStored === true && actual > expectedVersion && (known.length === 0 || known.length !== incoming.length || matching.length !== incoming.length);
+      if (adopt) {
+        const stored = stream.slice(expectedVersion).map(({ type, data }) => ({ type, data }) as OrderEvent);
+        return { version: actual, duplicate: true, published: false, stored };
+      }
       if (known.length === 0) {
         throw ApplicationFailure.nonRetryable(
           `Concurrency conflict on stream "${streamId}": expected version ${expectedVersion === 0 ? 'no_stream' : expectedVersion}, actual ${actual}`,

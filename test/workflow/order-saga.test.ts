@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Gate, faults } from '../support/workflow-doubles';
 import { useWorkflowHarness } from '../support/workflow-harness';
 
@@ -108,5 +109,31 @@ describe('order saga (time-skipping server, activity doubles)', () => {
     await harness.doubles.log.idle();
     expect(harness.doubles.log.of('capturePayment', order.workflowId)).toMatchObject([{ outcome: 'failed' }]);
     expect(order.services().payments).toMatchObject([{ status: 'voided' }]);
+  });
+
+  it('takes over what a lost workflow task appended: events its local append wrote with another clock', async () => {
+    // A worker that died after its local activity appended, or a task the server refused to complete,
+    // leaves events in the store that the workflow's history does not know; its next task decides the
+    // same commands again with a new clock. Here the store already holds the creation and a line.
+    const orderId = `o-${randomUUID()}`;
+    const earlier = '2026-01-01T00:00:00.000Z';
+    await harness.doubles.eventStore.appendOrderEvents({
+      orderId,
+      expectedVersion: 0,
+      events: [
+        { type: 'OrderCreated', data: { orderId, customerId: 'customer-1', currency: 'USD', createdAt: earlier } },
+        { type: 'OrderItemAdded', data: { orderId, sku: 'SKU-BOOK', quantity: 1, unitPrice: { amountMinor: BOOK_PRICE, currency: 'USD' } } },
+      ],
+    });
+    const order = await harness.startOrder({ orderId });
+    // The workflow adopted both events: its view is the store's, and its next append goes after them.
+    expect(await order.addItem('SKU-BOOK', 1)).toMatchObject({ version: 3, items: [{ sku: 'SKU-BOOK', quantity: 2 }] });
+    await order.submit();
+    await order.waitForStatus('confirmed');
+    await order.delivered();
+    expect(await order.result()).toMatchObject({ status: 'delivered', total: { amountMinor: 2 * BOOK_PRICE, currency: 'USD' } });
+    expect(order.events()[0]).toMatchObject({ type: 'OrderCreated', data: { createdAt: earlier } });
+    expect(order.eventTypes().filter((type) => type === 'OrderCreated')).toHaveLength(1);
+    expect(order.services().payments).toMatchObject([{ status: 'captured', amount: { amountMinor: 2 * BOOK_PRICE, currency: 'USD' } }]);
   });
 });

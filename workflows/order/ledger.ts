@@ -1,4 +1,15 @@
-import { ApplicationFailure, CancellationScope, log, patched, proxyActivities, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  log,
+  patched,
+  proxyActivities,
+  proxyLocalActivities,
+  setCurrentDetails,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { SearchAttributePair } from '@temporalio/common';
 import type { PublishingActivities } from '../../activities/publishing';
 import type { EventMetadata } from '../../eventstore/types';
 import type { OrderEventActivities } from '../../activities/order-events';
@@ -6,12 +17,12 @@ import { decide, decideAll, evolve, initialOrderState, money, type OrderCommand,
 import { CustomerIdKey, OrderStatusKey, OrderTotalKey } from '../search-attributes';
 import { TASK_QUEUES } from '../task-queues';
 
-const { appendOrderEvents } = proxyActivities<OrderEventActivities>({
-  taskQueue: TASK_QUEUES.orders,
-  startToCloseTimeout: '10s',
-  // The store must eventually take the events; conflicts and invalid events fail non-retryably.
-  retry: { initialInterval: '200ms', maximumInterval: '5s' },
-});
+// The store must eventually take the events; conflicts and invalid events fail non-retryably.
+const appendOptions = { startToCloseTimeout: '10s', retry: { initialInterval: '200ms', maximumInterval: '5s' } } as const;
+const { appendOrderEvents } = proxyActivities<OrderEventActivities>({ taskQueue: TASK_QUEUES.orders, ...appendOptions });
+// Beside the workflow, on its own worker: an append takes milliseconds, and a local activity spares it
+// the task queue round trip and the workflow task that would follow (see LOCAL_ACTIVITIES_PATCH).
+const { appendOrderEvents: appendOrderEventsLocally } = proxyLocalActivities<OrderEventActivities>(appendOptions);
 
 const { publishOrderEvents } = proxyActivities<PublishingActivities>({
   taskQueue: TASK_QUEUES.orders,
@@ -27,6 +38,13 @@ export const PUBLISH_AFTER_APPEND_PATCH = 'publish-after-append';
  * when that did not get through: one activity per step instead of two.
  */
 export const PUBLISH_WITH_APPEND_PATCH = 'publish-with-append';
+
+/**
+ * 2026-12: appends (and the catalog look-up) run as local activities; an append publishes its events
+ * itself and leaves what did not get through to the outbox relay (no publishing activity); search
+ * attributes are upserted only when they change.
+ */
+export const LOCAL_ACTIVITIES_PATCH = 'local-activities';
 
 /** The event store refused an append for good (a bug, never a timing): the order must still unwind. */
 export class AppendRefused extends Error {
@@ -67,12 +85,16 @@ export class OrderLedger {
    */
   private legacyDecided: OrderState | undefined;
 
+  /** Appends run as local activities and publish on their own (LOCAL_ACTIVITIES_PATCH). */
+  private readonly local: boolean;
+
   constructor(
     private readonly orderId: string,
     private readonly metadata: EventMetadata,
-    options: { legacy?: boolean } = {},
+    options: { legacy?: boolean; local?: boolean } = {},
   ) {
     if (options.legacy) this.legacyDecided = initialOrderState;
+    this.local = options.local === true;
   }
 
   /** The order as the store holds it: the ground for every closing decision. */
@@ -160,19 +182,24 @@ export class OrderLedger {
     return run;
   }
 
-  private async append(command: OrderCommand, decided?: { before: OrderState; events: OrderEvent[]; after: OrderState }): Promise<OrderState> {
+  private async append(
+    command: OrderCommand,
+    decided?: { before: OrderState; events: OrderEvent[]; after: OrderState; batch?: readonly OrderCommand[] },
+  ): Promise<OrderState> {
     const before = decided?.before ?? this.stored;
     const events: OrderEvent[] = decided?.events ?? decide(command, before);
     if (events.length === 0) return decided?.after ?? before;
     const after = decided?.after ?? events.reduce(evolve, before);
-    const withAppend = patched(PUBLISH_WITH_APPEND_PATCH) && this.queuedPublications === 0;
+    const withAppend = this.local || (patched(PUBLISH_WITH_APPEND_PATCH) && this.queuedPublications === 0);
+    const append = this.local ? appendOrderEventsLocally : appendOrderEvents;
     const call = () =>
-      appendOrderEvents({
+      append({
         orderId: this.orderId,
         expectedVersion: before.version,
         events,
         metadata: { ...this.metadata, causationId: command.type },
         ...(withAppend ? { publish: true } : {}),
+        ...(this.local ? { adoptStored: true } : {}),
       });
     let appended: Awaited<ReturnType<typeof appendOrderEvents>>;
     try {
@@ -183,9 +210,17 @@ export class OrderLedger {
       if (!this.legacyDecided && isRefusal(err)) throw this.refuse(command, err);
       throw err;
     }
+    if (appended.stored) {
+      // A lost workflow task appended these (see adoptStored): they are the order now, and the command
+      // is decided again on that ground (often to nothing, when it was one of them).
+      this.stored = appended.stored.reduce(evolve, before);
+      this.publishState(this.stored);
+      return decided?.batch ? this.appendAll(decided.batch, command) : this.append(command);
+    }
     this.stored = after;
-    publishState(after, this.refused.length > 0);
-    if (!withAppend || !appended.published) this.publish(before.version + 1, after.version);
+    this.publishState(after);
+    // What the append could not publish, the relay will (a local append has no activity to retry it).
+    if (!this.local && (!withAppend || !appended.published)) this.publish(before.version + 1, after.version);
     return after;
   }
 
@@ -197,8 +232,12 @@ export class OrderLedger {
       storedVersion: this.stored.version,
       err,
     });
-    publishState(this.stored, true);
+    this.publishState(this.stored);
     return refusal;
+  }
+
+  private publishState(state: OrderState): void {
+    publishState(state, this.refused.length > 0, { onlyChanges: this.local });
   }
 
   /**
@@ -214,17 +253,19 @@ export class OrderLedger {
     const entries: Pending[] = commands.map((command) => ({ command }));
     this.pending.push(...entries);
     const run = this.tail
-      .then(() => {
-        const before = this.stored;
-        const { events, state: after } = decideAll(commands, before);
-        // The first command names the cause in the events' metadata (and a refusal, if any).
-        return this.append(first, { before, events, after });
-      })
+      .then(() => this.appendAll(commands, first))
       .finally(() => {
         for (const entry of entries) this.pending.splice(this.pending.indexOf(entry), 1);
       });
     this.tail = run.catch(() => undefined);
     return run;
+  }
+
+  /** `first` (the first of the commands) names the cause in the events' metadata, and a refusal. */
+  private appendAll(commands: readonly OrderCommand[], first: OrderCommand): Promise<OrderState> {
+    const before = this.stored;
+    const { events, state: after } = decideAll(commands, before);
+    return this.append(first, { before, events, after, batch: commands });
   }
 }
 
@@ -241,14 +282,20 @@ function isRefusal(err: unknown): boolean {
 /** The OrderStatus value an operator searches for when an append was refused (a bug to look into). */
 export const APPEND_REFUSED_STATUS = 'append_refused';
 
-/** Search attributes (for the Web UI's filters) and a readable summary of where the order stands. */
-function publishState(state: OrderState, refused: boolean): void {
+/**
+ * Search attributes (for the Web UI's filters) and a readable summary of where the order stands. Each
+ * upsert is a history event: with onlyChanges, values the workflow already carries are left out.
+ */
+function publishState(state: OrderState, refused: boolean, { onlyChanges }: { onlyChanges: boolean }): void {
   const { status, customerId, total } = state;
-  upsertSearchAttributes([
+  const pairs: SearchAttributePair[] = [
     { key: OrderStatusKey, value: refused ? APPEND_REFUSED_STATUS : status },
     ...(customerId ? [{ key: CustomerIdKey, value: customerId }] : []),
     ...(total ? [{ key: OrderTotalKey, value: total.amountMinor / 10 ** money.minorUnitDigits(total.currency) }] : []),
-  ]);
+  ];
+  const current = workflowInfo().typedSearchAttributes;
+  const changed = onlyChanges ? pairs.filter((pair) => current.get(pair.key) !== pair.value) : pairs;
+  if (changed.length > 0) upsertSearchAttributes(changed);
   const warning = refused ? ' · ⚠ an append was refused: see the worker log' : '';
   setCurrentDetails(`**${status}**${total ? ` · ${money.format(total)}` : ''} · stream version ${state.version}${warning}`);
 }

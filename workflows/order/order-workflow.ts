@@ -52,9 +52,9 @@ import {
   type OrderWorkflowInput,
 } from './contract';
 import { asUpdateFailure, validateWith } from './failures';
-import { AppendRefused, OrderLedger, PUBLISH_AFTER_APPEND_PATCH, PUBLISH_WITH_APPEND_PATCH } from './ledger';
+import { AppendRefused, LOCAL_ACTIVITIES_PATCH, OrderLedger, PUBLISH_AFTER_APPEND_PATCH, PUBLISH_WITH_APPEND_PATCH } from './ledger';
 import { Compensations } from './compensations';
-import { cancelSafeSteps, services } from './services';
+import { cancelSafeSteps, localCatalog, services } from './services';
 
 /**
  * Changes to the workflow's commands, made with patched() so that orders already running (whose
@@ -73,6 +73,8 @@ export const PATCHES = {
    * attempted, and one that cannot be done is recorded (CompensationFailed) instead of failing the workflow.
    */
   cancelSafeSaga: 'cancel-safe-saga',
+  /** 2026-12: appends and catalog look-ups as local activities; fewer search-attribute upserts (see OrderLedger). */
+  localActivities: LOCAL_ACTIVITIES_PATCH,
 } as const;
 
 const DEFAULT_DRAFT_TTL_MS = 24 * 60 * 60 * 1000;
@@ -92,8 +94,10 @@ class DeliveryTimedOut extends Error {}
 export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderOutcome> {
   // Histories recorded before this patch replay with the old behaviour (see PATCHES).
   const cancelSafe = patched(PATCHES.cancelSafeSaga);
+  const local = cancelSafe && patched(PATCHES.localActivities);
+  const catalog = local ? localCatalog : services.catalog;
   const { orderId, customerId, currency } = input;
-  const ledger = new OrderLedger(orderId, { correlationId: input.correlationId ?? workflowInfo().workflowId }, { legacy: !cancelSafe });
+  const ledger = new OrderLedger(orderId, { correlationId: input.correlationId ?? workflowInfo().workflowId }, { legacy: !cancelSafe, local });
   const now = (): string => new Date().toISOString();
   const ids = {
     reservation: `res-${orderId}`,
@@ -120,7 +124,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderOut
   setHandler(
     addItemUpdate,
     async ({ sku, quantity }) => {
-      const product = await services.catalog.getProduct(sku);
+      const product = await catalog.getProduct(sku);
       // The domain's own error, so the caller gets the same code whichever layer refuses the SKU.
       if (!product) throw asUpdateFailure(new UnknownSkuError(sku));
       return orderSnapshot(await recordForUpdate({ type: 'AddItem', data: { sku, quantity, unitPrice: product.unitPrice } }));
@@ -222,7 +226,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderOut
     checkouts.running++;
     try {
       const skus = checkoutSkus(request?.lines);
-      const products = await Promise.all(skus.map((sku) => services.catalog.getProduct(sku)));
+      const products = await Promise.all(skus.map((sku) => catalog.getProduct(sku)));
       const prices = new Map(skus.map((sku, i) => [sku, products[i]?.unitPrice]));
       const at = now();
       const commands = checkoutCommands(

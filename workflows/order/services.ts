@@ -1,4 +1,5 @@
-import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
+import { ActivityCancellationType, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import type { CatalogActivities } from '../../activities/catalog';
 import type {
   InventoryActivities,
   NotificationActivities,
@@ -36,13 +37,17 @@ export const cancelSafeSteps = {
   notifications: proxyActivities<NotificationActivities>({ taskQueue: TASK_QUEUES.notifications, ...waitForCancel }),
 };
 
+const catalogLookup = { startToCloseTimeout: '5s', retry: { maximumAttempts: 5 } } as const;
+/**
+ * The catalog look-up as a local activity on the order worker (a one-row read: a task queue round trip
+ * would cost more than the read). Orders recorded before the local-activities patch keep the activity
+ * on the inventory queue (services.catalog).
+ */
+export const localCatalog = proxyLocalActivities<CatalogActivities>(catalogLookup);
+
 /** The services the saga calls, each on its own task queue. */
 export const services = {
-  catalog: proxyActivities<Pick<InventoryActivities, 'getProduct'>>({
-    taskQueue: TASK_QUEUES.inventory,
-    startToCloseTimeout: '5s',
-    retry: { maximumAttempts: 5 },
-  }),
+  catalog: proxyActivities<CatalogActivities>({ taskQueue: TASK_QUEUES.inventory, ...catalogLookup }),
   inventory: proxyActivities<Pick<InventoryActivities, 'reserveInventory' | 'commitReservation'>>({
     taskQueue: TASK_QUEUES.inventory,
     ...forward,

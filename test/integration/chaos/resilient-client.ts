@@ -2,6 +2,8 @@
  * An HTTP client that behaves like a well-written caller of our API during an incident: it retries
  * what may succeed later (connection refused or reset while the API restarts, 5xx, 429) with backoff,
  * and sends an Idempotency-Key so that a retried command has one effect. Other answers are returned.
+ * Given several API instances it spreads the calls over them in turn, as a load balancer would, and
+ * sends a retry to the next instance.
  */
 export interface ApiAnswer<T> {
   status: number;
@@ -19,10 +21,16 @@ export class ResilientApiClient {
   /** Requests retried because the API was unreachable or answered 5xx/429. */
   retries = 0;
 
+  private readonly baseUrls: readonly string[];
+  private next = 0;
+
   constructor(
-    private readonly baseUrl: string,
+    baseUrls: string | readonly string[],
     private readonly retryForMs = 120_000,
-  ) {}
+  ) {
+    this.baseUrls = typeof baseUrls === 'string' ? [baseUrls] : baseUrls;
+    if (this.baseUrls.length === 0) throw new RangeError('at least one API instance is needed');
+  }
 
   async call<T = Record<string, unknown>>(token: string, method: string, path: string, options: CallOptions = {}): Promise<ApiAnswer<T>> {
     const headers: Record<string, string> = { authorization: `Bearer ${token}` };
@@ -32,7 +40,8 @@ export class ResilientApiClient {
     let lastProblem = '';
     for (let attempt = 0; ; attempt++) {
       try {
-        const response = await fetch(`${this.baseUrl}${path}`, {
+        const baseUrl = this.baseUrls[this.next++ % this.baseUrls.length]!;
+        const response = await fetch(`${baseUrl}${path}`, {
           method,
           headers,
           body: options.body === undefined ? undefined : JSON.stringify(options.body),

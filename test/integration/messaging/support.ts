@@ -253,7 +253,8 @@ export async function openOwnTopic(name: string, logger: Logger): Promise<{ publ
   };
 }
 
-export async function openKafkaTap(topic: string = kafkaTopics().orderEvents): Promise<KafkaTap> {
+/** `fromBeginning`: everything the topic holds, not only what comes after the call. */
+export async function openKafkaTap(topic: string = kafkaTopics().orderEvents, options: { fromBeginning?: boolean } = {}): Promise<KafkaTap> {
   const kafka = testKafka('tap');
   const groupId = uniqueName('test-tap');
   const admin = kafka.admin();
@@ -262,7 +263,7 @@ export async function openKafkaTap(topic: string = kafkaTopics().orderEvents): P
   await admin.disconnect();
   const consumer: Consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100 });
   await consumer.connect();
-  await consumer.subscribe({ topics: [topic], fromBeginning: false });
+  await consumer.subscribe({ topics: [topic], fromBeginning: options.fromBeginning ?? false });
   const messages: KafkaTap['messages'] = [];
   await consumer.run({
     eachMessage: async ({ partition, message }) => {
@@ -272,7 +273,7 @@ export async function openKafkaTap(topic: string = kafkaTopics().orderEvents): P
   });
   // Applied at each partition's first fetch; a partition fetched already started at a later "latest",
   // still before anything the test produces next.
-  for (const { partition, high } of ends) consumer.seek({ topic, partition, offset: high });
+  if (!options.fromBeginning) for (const { partition, high } of ends) consumer.seek({ topic, partition, offset: high });
   return {
     messages,
     eventIds: () => messages.map((m) => m.envelope.eventId),

@@ -10,6 +10,7 @@ import { kafkaGroupId, kafkaTopicConfigs, kafkaTopics } from '../../../messaging
 import { PROJECTIONS, createReadModelSchema, rebuildProjections } from '../../../projections';
 import { Supervisor } from '../../../workers/supervisor';
 import { testLogger } from '../messaging/support';
+import { killInsideTransaction } from '../../support/kill-inside-transaction';
 import { requireService } from '../../support/stack';
 import { appendOrderEvents, pickScenario, sampleOrderHistory, seededRandom } from '../../support/sample-orders';
 
@@ -132,21 +133,7 @@ describe('analytics projector process killed mid-batch (real Postgres and Kafka)
     );
 
     while ((await processed()) < 60) await sleep(100);
-    let killedInTransaction = false;
-    for (let attempt = 0; attempt < 300 && !killedInTransaction; attempt++) {
-      supervisor.kill(PROJECTOR, 'SIGSTOP');
-      const { rows } = await db.raw<{ rows: unknown[] }>(
-        `SELECT 1 FROM pg_stat_activity WHERE datname = ? AND application_name = ? AND xact_start IS NOT NULL`,
-        [DATABASE, CONSUMER],
-      );
-      if (rows.length > 0) {
-        supervisor.kill(PROJECTOR, 'SIGKILL');
-        killedInTransaction = true;
-      } else {
-        supervisor.kill(PROJECTOR, 'SIGCONT');
-        await sleep(Math.floor(random() * 20));
-      }
-    }
+    const killedInTransaction = await killInsideTransaction(db, supervisor, { name: PROJECTOR, database: DATABASE, applicationName: CONSUMER, attempts: 300, random });
     expect(killedInTransaction).toBe(true);
     const processedAtKill = await processed();
     await started(2);

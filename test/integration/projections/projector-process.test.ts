@@ -13,6 +13,7 @@ import { EVENTS_EXCHANGE, declareEventTopology } from '../../../messaging/rabbit
 import { PROJECTIONS, createReadModelSchema, rebuildProjections } from '../../../projections';
 import { appendOrderEvents, pickScenario, sampleOrderHistory, seededRandom } from '../../support/sample-orders';
 import { Supervisor } from '../../../workers/supervisor';
+import { killInsideTransaction } from '../../support/kill-inside-transaction';
 import { requireService } from '../../support/stack';
 import { testLogger } from '../messaging/support';
 
@@ -264,21 +265,7 @@ describe('projector process (real Postgres and RabbitMQ)', () => {
     const processed = async (): Promise<number> =>
       Number((await db('processed_messages').where({ consumer_name: PROJECTOR }).count<{ count: string }[]>('* as count'))[0]!.count);
     while ((await processed()) < 60) await sleep(100);
-    let killedInTransaction = false;
-    for (let attempt = 0; attempt < 200 && !killedInTransaction; attempt++) {
-      supervisor.kill(PROJECTOR, 'SIGSTOP');
-      const { rows } = await db.raw<{ rows: unknown[] }>(
-        `SELECT 1 FROM pg_stat_activity WHERE datname = ? AND application_name = ? AND xact_start IS NOT NULL`,
-        [DATABASE, PROJECTOR],
-      );
-      if (rows.length > 0) {
-        supervisor.kill(PROJECTOR, 'SIGKILL');
-        killedInTransaction = true;
-      } else {
-        supervisor.kill(PROJECTOR, 'SIGCONT');
-        await sleep(Math.floor(random() * 20));
-      }
-    }
+    const killedInTransaction = await killInsideTransaction(db, supervisor, { name: PROJECTOR, database: DATABASE, applicationName: PROJECTOR, attempts: 200, random });
     expect(killedInTransaction).toBe(true);
     const processedAtKill = await processed();
 

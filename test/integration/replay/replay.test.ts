@@ -102,6 +102,12 @@ describe('replay of recorded order histories (determinism guard)', () => {
     expect(current.patches).not.toContain(PATCHES.cancelSafeSaga);
     const cancelSafe = recorded(path.join(REPLAY_DIR, PATCHES.cancelSafeSaga, 'happy-path.json'));
     expect(cancelSafe.patches.sort()).toEqual([PATCHES.cancelSafeSaga, PATCHES.deliverInParallel, PATCHES.publishWithAppend].sort());
+    // The local-activities histories append and look up the catalog beside the workflow: no such activity scheduled.
+    const local = recorded(path.join(REPLAY_DIR, PATCHES.localActivities, 'happy-path.json'));
+    expect(local.patches).toContain(PATCHES.localActivities);
+    expect(local.activities).toContain('reserveInventory');
+    expect(local.activities).not.toContain('appendOrderEvents');
+    expect(local.activities).not.toContain('getProduct');
     const cancelled = readFileSync(path.join(REPLAY_DIR, PATCHES.cancelSafeSaga, 'cancel-during-payment.json'), 'utf8');
     expect(cancelled).toContain('"cancelOrder"');
     expect(cancelled).toContain('workflowExecutionUpdateAcceptedEventAttributes');
