@@ -5,6 +5,7 @@ import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
 } from '@temporalio/client';
 import { isDomainError, type DomainErrorCode } from '../domain';
 import { HttpProblem, problem, type Problem } from './problem';
@@ -60,6 +61,8 @@ function fromTemporal(err: unknown): MappedError | undefined {
     }
     return mapped(problem(409, 'The order did not accept the change.'));
   }
+  // The update outlived the call's deadline (a slow worker or store): the same request can be retried.
+  if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return dependencyDown('Temporal');
   if (err instanceof ServiceError) {
     const code = (err.cause as { code?: number } | undefined)?.code;
     if (code !== undefined && UNAVAILABLE_GRPC.has(code)) return dependencyDown('Temporal');

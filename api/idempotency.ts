@@ -50,17 +50,20 @@ const CLAIM: PreparedStatement = {
   text: `INSERT INTO idempotency_keys (scope, subject, key, fingerprint, request)
          VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (scope, subject, key) DO UPDATE SET scope = idempotency_keys.scope
-         RETURNING fingerprint, request`,
+         RETURNING fingerprint, request, (xmax = 0) AS inserted`,
 };
 
 export class IdempotencyKeys {
   constructor(private readonly db: Knex) {}
 
-  /** Records the key's first use, or checks a later use against it: 422 for a different request. */
-  async claim(request: IdempotentRequest): Promise<void> {
+  /**
+   * Records the key's first use, or checks a later use against it: 422 for a different request.
+   * Resolves to true for the first use (the row was inserted, not found), false for a repeat.
+   */
+  async claim(request: IdempotentRequest): Promise<boolean> {
     const print = fingerprint(request);
     const label = `${request.method.toUpperCase()} ${request.route}`;
-    const [row] = await queryPrepared<{ fingerprint: Buffer; request: string }>(this.db, CLAIM, [
+    const [row] = await queryPrepared<{ fingerprint: Buffer; request: string; inserted: boolean }>(this.db, CLAIM, [
       request.scope,
       request.subject,
       request.key,
@@ -74,6 +77,7 @@ export class IdempotencyKeys {
         { code: 'IDEMPOTENCY_KEY_REUSED', idempotencyKey: request.key },
       );
     }
+    return row?.inserted === true;
   }
 }
 

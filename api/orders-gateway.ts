@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
+  WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
@@ -18,6 +19,7 @@ import {
   ORDER_WORKFLOW_TYPE,
   addItemUpdate,
   cancelOrderUpdate,
+  checkoutUpdate,
   getOrderQuery,
   getSagaProgressQuery,
   orderDeliveredSignal,
@@ -25,6 +27,7 @@ import {
   orderWorkflowId,
   removeItemUpdate,
   submitOrderUpdate,
+  type CheckoutInput,
   type OrderSnapshot,
   type OrderWorkflowInput,
 } from '../workflows/order/contract';
@@ -41,6 +44,11 @@ export type CancelResult = { accepted: true; status: OrderStatus } | { accepted:
 export interface StartResult {
   created: boolean;
   snapshot: OrderSnapshot;
+}
+
+/** With an idempotency key the order id derives from (customer, key): a retried request finds its order. */
+function orderIdFor(customerId: string, idempotencyKey: string | undefined): string {
+  return idempotencyKey ? nameBasedUuid('order', `${customerId}\u0000${idempotencyKey}`) : randomUUID();
 }
 
 /**
@@ -102,9 +110,7 @@ export class OrdersGateway {
    * request finds the order it already made instead of making a second one.
    */
   async start(input: { customerId: string; currency: string; idempotencyKey?: string; correlationId: string }): Promise<StartResult> {
-    const orderId = input.idempotencyKey
-      ? nameBasedUuid('order', `${input.customerId}\u0000${input.idempotencyKey}`)
-      : randomUUID();
+    const orderId = orderIdFor(input.customerId, input.idempotencyKey);
     const args: OrderWorkflowInput = {
       orderId,
       customerId: input.customerId,
@@ -146,6 +152,50 @@ export class OrdersGateway {
       ? orderSnapshot(orderStateFrom(decide({ type: 'CreateOrder', data: { orderId, customerId: input.customerId, currency: input.currency, now: new Date().toISOString() } }, initialOrderState)))
       : orderSnapshot(await this.state(orderId));
     return { created, snapshot };
+  }
+
+  /**
+   * Checkout in one call: Update-with-Start of a workflow that leaves its creation to the checkout, so
+   * the order is created, filled (and submitted) in one append, or not at all (the update's refusal).
+   * With an idempotency key the order id and the update id derive from it: a retry attaches to the
+   * same workflow (USE_EXISTING) and Temporal answers the same update id with the first answer, also
+   * once the workflow has closed (the server returns a closed run's completed update).
+   */
+  async checkout(input: {
+    customerId: string;
+    currency: string;
+    checkout: CheckoutInput;
+    idempotencyKey?: string;
+    correlationId: string;
+  }): Promise<OrderSnapshot> {
+    const orderId = orderIdFor(input.customerId, input.idempotencyKey);
+    const args: OrderWorkflowInput = {
+      orderId,
+      customerId: input.customerId,
+      currency: input.currency,
+      correlationId: input.correlationId,
+      draftTtlMs: config().ORDER_DRAFT_TTL_MS,
+      createdByCheckout: true,
+    };
+    const startWorkflowOperation = new WithStartWorkflowOperation(ORDER_WORKFLOW_TYPE, {
+      taskQueue: TASK_QUEUES.orders,
+      workflowId: orderWorkflowId(orderId),
+      args: [args],
+      workflowIdConflictPolicy: input.idempotencyKey ? 'USE_EXISTING' : 'FAIL',
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      // No OrderStatus yet: the workflow sets it once the checkout is recorded (a refused one records none).
+      typedSearchAttributes: [{ key: CustomerIdKey, value: input.customerId }],
+      staticSummary: `Order ${orderId} of ${input.customerId}`,
+    });
+    const snapshot = await this.within(UPDATE_MS, () =>
+      this.client.workflow.executeUpdateWithStart(checkoutUpdate, {
+        args: [input.checkout],
+        ...(input.idempotencyKey ? { updateId: `checkout:${input.idempotencyKey}` } : {}),
+        startWorkflowOperation,
+      }),
+    );
+    this.rememberOwner(orderId, input.customerId);
+    return snapshot;
   }
 
   /**

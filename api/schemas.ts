@@ -41,16 +41,26 @@ export const OrderItemParams = z.object({ id: OrderIdSchema.describe('The order 
 
 export const IdempotencyHeaders = z.object({ 'idempotency-key': IdempotencyKeySchema.optional() });
 
+export const AddItemBody = z.strictObject({
+  sku: SkuSchema,
+  quantity: z.number().int().min(1).max(MAX_QUANTITY_PER_SKU),
+});
+
+/** A checkout names at most this many lines: a bound on the request, not a rule of the order. */
+export const MAX_CHECKOUT_LINES = 100;
+
 export const CreateOrderBody = z.strictObject({
   customerId: ReferenceSchema.optional().describe(
     'Whose order it is. Operators must name it (422 otherwise); customers may leave it out or name themselves (403 for anyone else).',
   ),
   currency: CurrencySchema.default('USD'),
-});
-
-export const AddItemBody = z.strictObject({
-  sku: SkuSchema,
-  quantity: z.number().int().min(1).max(MAX_QUANTITY_PER_SKU),
+  lines: z
+    .array(AddItemBody)
+    .min(1)
+    .max(MAX_CHECKOUT_LINES)
+    .optional()
+    .describe('Checkout in one call: the order is created with these lines (each like POST /orders/{id}/items), atomically; a refused line leaves no order.'),
+  submit: z.boolean().optional().describe('With lines: submit the order in the same call (the saga starts). Default false.'),
 });
 
 export const CancelBody = z.strictObject({ reason: ReasonSchema.optional() }).nullable();

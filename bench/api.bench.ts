@@ -2,7 +2,9 @@
  * npm run bench:api: the API against bare baselines on the same machine, in the same run.
  *  GET  /orders/{id} through the API (auth, validation, read model)  vs  a bare Fastify route running the
  *       same lookup as one raw pg query;
- *  POST /orders through the API (auth, validation, start the workflow)  vs  a bare client.workflow.start loop.
+ *  POST /orders through the API (auth, validation, start the workflow)  vs  a bare client.workflow.start loop;
+ *  a checkout in one call (POST /orders with lines and submit: Update-with-Start)  vs  today's three calls
+ *       (create, add the item, submit), each order timed from its first request to the submitted answer.
  */
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -21,7 +23,7 @@ import { createIsolatedEnvironment } from '../test/support/isolated-environment'
 import { makeCatalog } from '../test/support/saga-fixtures';
 import { ORDER_WORKFLOW_TYPE, orderWorkflowId } from '../workflows/order/contract';
 import { TASK_QUEUES } from '../workflows/task-queues';
-import { drive, round } from './support';
+import { drive, percentile, round } from './support';
 
 // The per-key rate limit guards production; a benchmark measures throughput, so it is lifted here.
 process.env.API_RATE_LIMIT_PER_MINUTE ??= '100000000';
@@ -29,6 +31,7 @@ process.env.API_RATE_LIMIT_PER_MINUTE ??= '100000000';
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
 const POST_COUNT = Number(process.env.BENCH_POSTS ?? 200);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const CHECKOUT_COUNT = Number(process.env.BENCH_CHECKOUTS ?? 100);
 const CONNECTIONS = 16;
 
 const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
@@ -45,7 +48,8 @@ async function main(): Promise<void> {
   const db = createKnex({ applicationName: 'bench-api', poolMax: 20 });
   const workers = await runWorkers(db);
   const api = await startApi(db, workers.client);
-  const catalog = await makeCatalog(db, 10);
+  // Stock for every checkout's saga: an out-of-stock unwinding would load one side more than the other.
+  const catalog = await makeCatalog(db, 1_000_000);
   const token = await customerToken(db, catalog.customers.good);
 
   // One order in the read model to read back.
@@ -126,6 +130,60 @@ async function main(): Promise<void> {
   const postRawPerS = median(postRounds.map((r) => r.raw));
   console.log(`POST api ${round(postOursPerS)} orders/s   bare workflow.start ${round(postRawPerS)} starts/s`);
 
+  // The POST rounds leave hundreds of first workflow tasks queued (a start does not wait for them); a
+  // checkout waits for its workflow's task, so it is measured once the workers have caught up.
+  for (let i = 0; ; i++) {
+    const { count } = await workers.client.workflow.count('ExecutionStatus = "Running" AND OrderStatus IS NULL');
+    if (count === 0) break;
+    if (i > 600) throw new Error(`${count} started orders never recorded their creation`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+
+  // Checkout: the same one-line order each way, submitted, per round; latency per order.
+  const json = { ...headers, 'content-type': 'application/json' };
+  const expectOk = async (response: Response, status: number, what: string): Promise<Record<string, unknown>> => {
+    if (response.status !== status) throw new Error(`${what} answered ${response.status}: ${await response.text()}`);
+    return (await response.json()) as Record<string, unknown>;
+  };
+  const line = { sku: catalog.sku.widget, quantity: 1 };
+  const oneCall = async (): Promise<number[]> =>
+    (
+      await drive(CHECKOUT_COUNT, CONNECTIONS, async () => {
+        const body = JSON.stringify({ lines: [line], submit: true });
+        const order = await expectOk(await fetch(`${api.url}/orders`, { method: 'POST', headers: json, body }), 201, 'checkout');
+        if (order.status !== 'submitted') throw new Error(`checkout answered status ${String(order.status)}`);
+      })
+    ).latencies;
+  const threeCalls = async (): Promise<number[]> =>
+    (
+      await drive(CHECKOUT_COUNT, CONNECTIONS, async () => {
+        const { orderId: id } = await expectOk(await fetch(`${api.url}/orders`, { method: 'POST', headers: json, body: '{}' }), 201, 'create');
+        await expectOk(await fetch(`${api.url}/orders/${String(id)}/items`, { method: 'POST', headers: json, body: JSON.stringify(line) }), 200, 'add item');
+        await expectOk(await fetch(`${api.url}/orders/${String(id)}/submit`, { method: 'POST', headers }), 200, 'submit');
+      })
+    ).latencies;
+  const oneCallLatencies: number[] = [];
+  const threeCallLatencies: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    // Alternate which side goes first, as for POST.
+    if (r % 2 === 0) {
+      oneCallLatencies.push(...(await oneCall()));
+      threeCallLatencies.push(...(await threeCalls()));
+    } else {
+      threeCallLatencies.push(...(await threeCalls()));
+      oneCallLatencies.push(...(await oneCall()));
+    }
+  }
+  oneCallLatencies.sort((a, b) => a - b);
+  threeCallLatencies.sort((a, b) => a - b);
+  const checkout = {
+    one: { p50: round(percentile(oneCallLatencies, 50), 1), p99: round(percentile(oneCallLatencies, 99), 1) },
+    three: { p50: round(percentile(threeCallLatencies, 50), 1), p99: round(percentile(threeCallLatencies, 99), 1) },
+  };
+  console.log(
+    `CHECKOUT one call p50 ${checkout.one.p50} ms p99 ${checkout.one.p99} ms   three calls p50 ${checkout.three.p50} ms p99 ${checkout.three.p99} ms`,
+  );
+
   await bare.close();
   await pool.end();
   await api.close();
@@ -141,6 +199,12 @@ async function main(): Promise<void> {
       post_rps: round(postOursPerS),
       raw_start_per_s: round(postRawPerS),
       post_ratio: round(postOursPerS / postRawPerS),
+      checkout_one_call_p50_ms: checkout.one.p50,
+      checkout_one_call_p99_ms: checkout.one.p99,
+      checkout_three_calls_p50_ms: checkout.three.p50,
+      checkout_three_calls_p99_ms: checkout.three.p99,
+      checkout_p99_ratio: round(checkout.one.p99 / checkout.three.p99),
+      checkouts_per_side: CHECKOUT_COUNT * ROUNDS,
       rounds: ROUNDS,
     }),
   );

@@ -36,3 +36,5 @@ export { SAGA_STEPS, COMPENSABLE_STEPS, FAILED_STEPS } from './order/steps';
 export type { SagaStep, CompensableStep, FailedStep } from './order/steps';
 export { MAX_QUANTITY_PER_SKU, checkReason } from './order/validate';
 export { MAX_REASON_LENGTH, isStorableText, toStorableText } from './order/fields';
+export { checkoutCommands, checkoutSkus, decideAll } from './order/checkout';
+export type { CheckoutLine, CheckoutRequest } from './order/checkout';

@@ -57,10 +57,10 @@ async function main(): Promise<void> {
   const undeliverable = await token(DEMO_IDS.customers.undeliverable);
   await db.destroy();
 
+  // Checkout in one call: the order is created with its lines (and submitted) by one request.
   const place = async (customer: string, items: [string, number][], submit = true): Promise<string> => {
-    const { orderId } = await call<{ orderId: string }>(customer, 'POST', '/orders', {});
-    for (const [sku, quantity] of items) await call(customer, 'POST', `/orders/${orderId}/items`, { sku, quantity });
-    if (submit) await call(customer, 'POST', `/orders/${orderId}/submit`);
+    const lines = items.map(([sku, quantity]) => ({ sku, quantity }));
+    const { orderId } = await call<{ orderId: string }>(customer, 'POST', '/orders', { lines, submit });
     return orderId;
   };
 

@@ -76,22 +76,24 @@ export function orderCommandRoutes(app: FastifyInstance, orders: OrdersGateway, 
     return key;
   };
 
-  app.post<{ Body: { customerId?: string; currency: string } | undefined }>(
+  app.post<{ Body: { customerId?: string; currency: string; lines?: { sku: string; quantity: number }[]; submit?: boolean } | undefined }>(
     '/orders',
     {
       links: { 200: ORDER_LINKS, 201: ORDER_LINKS },
       schema: {
         operationId: 'createOrder',
         tags: ['orders'],
-        summary: 'Start an order (a draft). Idempotency-Key makes retries return the same order.',
+        summary:
+          'Start an order (a draft), or check out in one call: with lines (and submit: true) the order is created, filled ' +
+          '(and submitted) atomically, or refused with 422 leaving no order. Idempotency-Key makes retries return the same order.',
         headers: jsonSchemaOf(IdempotencyHeaders),
         body: jsonSchemaOf(CreateOrderBody),
         response: responses(
           {
             200: { ...snapshot, description: 'The order this Idempotency-Key already made (the same request again).' },
-            201: { ...snapshot, description: 'The new order (a draft); Location names it.' },
+            201: { ...snapshot, description: 'The new order (a draft, or submitted by a checkout); Location names it.' },
           },
-          [...AUTHENTICATED, ...WITH_BODY, 403, 422, 503],
+          [...AUTHENTICATED, ...WITH_BODY, 403, 409, 422, 503],
         ),
       },
     },
@@ -110,9 +112,20 @@ export function orderCommandRoutes(app: FastifyInstance, orders: OrdersGateway, 
       }
       const currency = body.currency ?? 'USD';
       const key = idempotencyKey(request);
+      // A checkout when lines (or a submit) come along; the domain refuses a submit without lines.
+      const checkout = body.lines !== undefined || body.submit === true ? { lines: body.lines ?? [], submit: body.submit ?? false } : undefined;
       // The order id derives from (customer, key): the key is unique per customer, whoever sends it.
-      if (key !== undefined) {
-        await keys.claim({ scope: 'order', subject: customerId, key, method: 'POST', route: '/orders', request: { customerId, currency } });
+      // A plain start's fingerprint is what it was before checkouts existed, so stored keys still match.
+      const firstUse =
+        key === undefined ||
+        (await keys.claim({ scope: 'order', subject: customerId, key, method: 'POST', route: '/orders', request: { customerId, currency, ...checkout } }));
+      if (checkout) {
+        const order = await orders.checkout({ customerId, currency, checkout, idempotencyKey: key, correlationId: request.id });
+        // The first use of a key made the order; a repeat finds it (Temporal answered with the first answer).
+        return reply
+          .status(firstUse ? 201 : 200)
+          .header('location', `/orders/${order.orderId}`)
+          .send(order);
       }
       const { created, snapshot: order } = await orders.start({ customerId, currency, idempotencyKey: key, correlationId: request.id });
       span.setAttribute(ORDER_ID_ATTRIBUTE, order.orderId);

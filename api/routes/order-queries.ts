@@ -62,7 +62,10 @@ export function orderQueryRoutes(app: FastifyInstance, deps: { db: Knex; store: 
         assertCanSee(principal, owner);
         row = await findOrderAtLeast(db, orderId, Math.max(minVersion, 1), waitMs);
         if (!row) {
-          const view = orderViewFromState(await orders.state(orderId));
+          const state = await orders.state(orderId);
+          // A workflow whose checkout was refused recorded no order: there is none to show.
+          if (state.status === 'none') throw new HttpProblem(404, 'Order was not found.');
+          const view = orderViewFromState(state);
           reply.header('etag', `"v${view.version}"`).header('x-read-model-stale', 'true');
           return view;
         }

@@ -17,7 +17,7 @@
  * its result, or the wait's timeout is what the result reports.
  */
 import { randomUUID } from 'node:crypto';
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import { WithStartWorkflowOperation, type Client, type WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkerOptions } from '@temporalio/worker';
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
@@ -25,6 +25,8 @@ import {
   ORDER_WORKFLOW_TYPE,
   addItemUpdate,
   cancelOrderSignal,
+  checkoutUpdate,
+  type CheckoutInput,
   getOrderQuery,
   getSagaProgressQuery,
   orderDeliveredSignal,
@@ -81,6 +83,10 @@ export class OrderDriver {
 
   submit(): Promise<OrderSnapshot> {
     return this.handle.executeUpdate(submitOrderUpdate);
+  }
+
+  checkout(checkout: CheckoutInput, updateId?: string): Promise<OrderSnapshot> {
+    return this.handle.executeUpdate(checkoutUpdate, { args: [checkout], updateId });
   }
 
   /** Asks the workflow to cancel the order (today a signal: it answers nothing). */
@@ -223,6 +229,29 @@ export class WorkflowHarness {
     for (const { sku, quantity } of items) await order.addItem(sku, quantity);
     if (submit) await order.submit();
     return order;
+  }
+
+  /**
+   * A checkout in one call as the API makes it: Update-with-Start of a workflow that leaves its creation
+   * to the checkout. `result` is the update's answer (or its refusal).
+   */
+  async checkout(
+    checkout: CheckoutInput,
+    options: { orderId?: string; updateId?: string; input?: Partial<OrderWorkflowInput> } = {},
+  ): Promise<{ order: OrderDriver; result: Promise<OrderSnapshot> }> {
+    const orderId = options.orderId ?? `o-${randomUUID()}`;
+    const args: OrderWorkflowInput = { customerId: 'customer-1', currency: 'USD', ...options.input, orderId, createdByCheckout: true };
+    const startWorkflowOperation = new WithStartWorkflowOperation(ORDER_WORKFLOW_TYPE, {
+      taskQueue: TASK_QUEUES.orders,
+      workflowId: orderWorkflowId(orderId),
+      args: [args],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+    });
+    const result = this.client.workflow.executeUpdateWithStart(checkoutUpdate, { args: [checkout], updateId: options.updateId, startWorkflowOperation });
+    result.catch(() => undefined);
+    const handle = await startWorkflowOperation.workflowHandle();
+    this.started.push(handle);
+    return { order: new OrderDriver(orderId, handle, this), result };
   }
 
   /** Moves the server's clock on by `ms` (time skipping), e.g. to pass a timer of a waiting workflow. */

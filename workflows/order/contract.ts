@@ -19,6 +19,12 @@ export interface OrderWorkflowInput {
   deliveryTimeoutMs?: number;
   /** Carried into every event's metadata. */
   correlationId?: string;
+  /**
+   * Started by a checkout (Update-with-Start): the creation is recorded by the checkout update, with
+   * its lines and submit, in one append; a refused checkout (or none arriving) ends the workflow with
+   * nothing recorded.
+   */
+  createdByCheckout?: boolean;
 }
 
 /** What every command answers with: the order as it stands and its stream version (for read-your-writes). */
@@ -35,9 +41,19 @@ export interface OrderOutcome extends OrderSnapshot {
   cancellationReason: string | null;
 }
 
+/** The reason (failure.reason, step 'checkout') of a workflow whose checkout made no order. */
+export const CHECKOUT_REFUSED_REASON = 'checkout_refused';
+export const NO_CHECKOUT_REASON = 'no_checkout';
+
 export interface AddItemInput {
   sku: string;
   quantity: number;
+}
+
+export interface CheckoutInput {
+  lines: AddItemInput[];
+  /** Submit the order once the lines are in (default false: it stays a draft). */
+  submit?: boolean;
 }
 
 export interface RemoveItemInput {
@@ -67,6 +83,12 @@ export interface DeliveredInput {
 export const addItemUpdate = defineUpdate<OrderSnapshot, [AddItemInput]>('addItem');
 export const removeItemUpdate = defineUpdate<OrderSnapshot, [RemoveItemInput]>('removeItem');
 export const submitOrderUpdate = defineUpdate<OrderSnapshot, []>('submitOrder');
+/**
+ * Lines (and the submit) in one append, creating the order when the workflow was started for it. No
+ * validator: with Update-with-Start a rejected update would leave no trace, so the workflow could not
+ * tell "refused" from "not arrived yet"; a refusal is a failed update, recorded in history.
+ */
+export const checkoutUpdate = defineUpdate<OrderSnapshot, [CheckoutInput]>('checkout');
 
 /**
  * Cancelling: the update answers only once the workflow has taken the cancel (its validator applies the

@@ -13,7 +13,7 @@ import type { SearchAttributePair } from '@temporalio/common';
 import type { PublishingActivities } from '../../activities/publishing';
 import type { EventMetadata } from '../../eventstore/types';
 import type { OrderEventActivities } from '../../activities/order-events';
-import { decide, evolve, initialOrderState, money, type OrderCommand, type OrderEvent, type OrderState } from '../../domain';
+import { decide, decideAll, evolve, initialOrderState, money, type OrderCommand, type OrderEvent, type OrderState } from '../../domain';
 import { CustomerIdKey, OrderStatusKey, OrderTotalKey } from '../search-attributes';
 import { TASK_QUEUES } from '../task-queues';
 
@@ -182,7 +182,10 @@ export class OrderLedger {
     return run;
   }
 
-  private async append(command: OrderCommand, decided?: { before: OrderState; events: OrderEvent[]; after: OrderState }): Promise<OrderState> {
+  private async append(
+    command: OrderCommand,
+    decided?: { before: OrderState; events: OrderEvent[]; after: OrderState; batch?: readonly OrderCommand[] },
+  ): Promise<OrderState> {
     const before = decided?.before ?? this.stored;
     const events: OrderEvent[] = decided?.events ?? decide(command, before);
     if (events.length === 0) return decided?.after ?? before;
@@ -212,7 +215,7 @@ export class OrderLedger {
       // is decided again on that ground (often to nothing, when it was one of them).
       this.stored = appended.stored.reduce(evolve, before);
       this.publishState(this.stored);
-      return this.append(command);
+      return decided?.batch ? this.appendAll(decided.batch, command) : this.append(command);
     }
     this.stored = after;
     this.publishState(after);
@@ -235,6 +238,34 @@ export class OrderLedger {
 
   private publishState(state: OrderState): void {
     publishState(state, this.refused.length > 0, { onlyChanges: this.local });
+  }
+
+  /**
+   * record() for several commands at once (a checkout): all checked now, then, at their turn, decided
+   * in order against the stored order and appended in ONE append, so either all their events are
+   * stored or none. Resolves to the order as they left it.
+   */
+  recordAll(commands: readonly OrderCommand[]): Promise<OrderState> {
+    const [first] = commands;
+    if (first === undefined) return this.settled().then(() => this.state);
+    if (this.legacyDecided) throw new Error('recordAll is not available to histories of the first version');
+    decideAll(commands, this.state);
+    const entries: Pending[] = commands.map((command) => ({ command }));
+    this.pending.push(...entries);
+    const run = this.tail
+      .then(() => this.appendAll(commands, first))
+      .finally(() => {
+        for (const entry of entries) this.pending.splice(this.pending.indexOf(entry), 1);
+      });
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  /** `first` (the first of the commands) names the cause in the events' metadata, and a refusal. */
+  private appendAll(commands: readonly OrderCommand[], first: OrderCommand): Promise<OrderState> {
+    const before = this.stored;
+    const { events, state: after } = decideAll(commands, before);
+    return this.append(first, { before, events, after, batch: commands });
   }
 }
 

@@ -14,6 +14,8 @@ import {
   DRAFT_EXPIRED_REASON,
   MAX_REASON_LENGTH,
   UnknownSkuError,
+  checkoutCommands,
+  checkoutSkus,
   decide,
   findLine,
   isDomainError,
@@ -29,18 +31,23 @@ import {
 } from '../../domain';
 import { findBusinessFailure } from './business-failures';
 import {
+  CHECKOUT_REFUSED_REASON,
+  NO_CHECKOUT_REASON,
   addItemUpdate,
   cancelOrderSignal,
   cancelOrderUpdate,
   cancelReasonOf,
+  checkoutUpdate,
   getOrderQuery,
   getSagaProgressQuery,
   orderDeliveredSignal,
   removeItemUpdate,
   submitOrderUpdate,
   type CancelOrderInput,
+  type CheckoutInput,
   type DeliveredInput,
   type OrderOutcome,
+  type OrderSnapshot,
   orderSnapshot,
   type OrderWorkflowInput,
 } from './contract';
@@ -104,8 +111,12 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderOut
   let delivery: DeliveredInput | undefined;
   let forwardSteps: CancellationScope | undefined;
 
-  // Decided before any handler is set: updates buffered since the start are validated against it.
-  const created = recordCreation();
+  // A workflow started by a checkout leaves its creation to that update (only new starts carry the
+  // flag, so no recorded history takes this path). Otherwise the creation is decided before any
+  // handler is set: updates buffered since the start are validated against it.
+  const byCheckout = cancelSafe && input.createdByCheckout === true;
+  const created = byCheckout ? undefined : recordCreation();
+  const checkouts = { running: 0, refused: undefined as string | undefined };
 
   setHandler(getOrderQuery, () => ledger.state);
   setHandler(getSagaProgressQuery, () => sagaProgress(ledger.state));
@@ -129,6 +140,8 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderOut
         }),
     },
   );
+
+  if (cancelSafe) setHandler(checkoutUpdate, (request) => checkout(request));
 
   setHandler(
     removeItemUpdate,
@@ -204,6 +217,40 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderOut
     }
   }
 
+  /**
+   * Every check is made here, none in a validator (see checkoutUpdate): the prices are looked up, one
+   * call per SKU at once, then the creation (when this checkout makes the order), the lines and the
+   * submit are decided and appended together. A refusal records nothing.
+   */
+  async function checkout(request: CheckoutInput | undefined): Promise<OrderSnapshot> {
+    checkouts.running++;
+    try {
+      const skus = checkoutSkus(request?.lines);
+      const products = await Promise.all(skus.map((sku) => catalog.getProduct(sku)));
+      const prices = new Map(skus.map((sku, i) => [sku, products[i]?.unitPrice]));
+      const at = now();
+      const commands = checkoutCommands(
+        {
+          // Always named when the checkout is what makes the order: the domain makes a repeated creation a no-op.
+          create: byCheckout ? { orderId, customerId, currency, now: at } : undefined,
+          lines: request?.lines ?? [],
+          submit: request?.submit === true,
+          now: at,
+        },
+        (sku) => prices.get(sku),
+      );
+      return orderSnapshot(await ledger.recordAll(commands));
+    } catch (err) {
+      if (byCheckout && ledger.storedState.status === 'none') {
+        checkouts.refused ??= isDomainError(err) ? err.code : err instanceof AppendRefused ? 'AppendRefused' : 'failed';
+      }
+      if (err instanceof AppendRefused) throw ApplicationFailure.nonRetryable(err.message, 'AppendRefused');
+      throw asUpdateFailure(err);
+    } finally {
+      checkouts.running--;
+    }
+  }
+
   async function recordForUpdate(command: OrderCommand): Promise<OrderState> {
     try {
       return await ledger.record(command);
@@ -213,14 +260,24 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderOut
   }
 
 
+  const draftTtl = input.draftTtlMs ?? DEFAULT_DRAFT_TTL_MS;
   try {
-    try {
-      await created;
-    } catch (err) {
-      if (cancelSafe && err instanceof AppendRefused) throw ApplicationFailure.nonRetryable(err.message, 'AppendRefused');
-      throw err;
+    if (created) {
+      try {
+        await created;
+      } catch (err) {
+        if (cancelSafe && err instanceof AppendRefused) throw ApplicationFailure.nonRetryable(err.message, 'AppendRefused');
+        throw err;
+      }
+    } else {
+      // The checkout arrives with the start; a refused one (once no other is under way) ends the workflow.
+      await condition(() => ledger.storedState.status !== 'none' || (checkouts.refused !== undefined && checkouts.running === 0), draftTtl);
+      if (ledger.storedState.status === 'none') {
+        await condition(allHandlersFinished);
+        const reason = checkouts.refused === undefined ? NO_CHECKOUT_REASON : `${CHECKOUT_REFUSED_REASON}: ${checkouts.refused}`;
+        return { ...outcome(ledger.storedState), orderId, failure: { reason, step: 'checkout' } };
+      }
     }
-    const draftTtl = input.draftTtlMs ?? DEFAULT_DRAFT_TTL_MS;
     if (cancelSafe) {
       await condition(() => ledger.storedState.status !== 'draft' || cancel !== undefined, draftTtl);
       // A submit taken just before the cancel or the expiry is stored first: the saga then unwinds it.
