@@ -111,13 +111,7 @@ export class OrdersGateway {
    */
   async start(input: { customerId: string; currency: string; idempotencyKey?: string; correlationId: string }): Promise<StartResult> {
     const orderId = orderIdFor(input.customerId, input.idempotencyKey);
-    const args: OrderWorkflowInput = {
-      orderId,
-      customerId: input.customerId,
-      currency: input.currency,
-      correlationId: input.correlationId,
-      draftTtlMs: config().ORDER_DRAFT_TTL_MS,
-    };
+    const args = workflowInput(orderId, input);
     // The request's span is the order's root: its traceparent goes into the memo (see traceRoot).
     const traceparent = traceparentOf();
     let created = true;
@@ -169,14 +163,7 @@ export class OrdersGateway {
     correlationId: string;
   }): Promise<OrderSnapshot> {
     const orderId = orderIdFor(input.customerId, input.idempotencyKey);
-    const args: OrderWorkflowInput = {
-      orderId,
-      customerId: input.customerId,
-      currency: input.currency,
-      correlationId: input.correlationId,
-      draftTtlMs: config().ORDER_DRAFT_TTL_MS,
-      createdByCheckout: true,
-    };
+    const args = { ...workflowInput(orderId, input), createdByCheckout: true };
     const startWorkflowOperation = new WithStartWorkflowOperation(ORDER_WORKFLOW_TYPE, {
       taskQueue: TASK_QUEUES.orders,
       workflowId: orderWorkflowId(orderId),
@@ -299,4 +286,9 @@ export class OrdersGateway {
   async delivered(orderId: string, deliveredAt?: string): Promise<void> {
     await this.within(QUICK_MS, () => this.handle(orderId).signal(orderDeliveredSignal, { deliveredAt }));
   }
+}
+
+/** The order workflow's input for a new order of the API's. */
+function workflowInput(orderId: string, input: { customerId: string; currency: string; correlationId: string }): OrderWorkflowInput {
+  return { orderId, customerId: input.customerId, currency: input.currency, correlationId: input.correlationId, draftTtlMs: config().ORDER_DRAFT_TTL_MS };
 }

@@ -1,17 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import { freshBenchDatabase } from '../../../bench/support';
-import { config } from '../../../config';
-import { ORDER_EVENT_DEFINITIONS, orderStreamId } from '../../../domain';
-import { EventRegistry, PostgresEventStore } from '../../../eventstore';
-import { createKafka, createKnex } from '../../../infra';
-import { KafkaPublisher } from '../../../messaging/kafka/kafka-publisher';
-import { kafkaGroupId, kafkaTopicConfigs, kafkaTopics } from '../../../messaging/kafka/kafka-topics';
+import { orderStreamId } from '../../../domain';
+import { testLogger } from '../messaging/support';
+import type { PostgresEventStore } from '../../../eventstore';
+import type { KafkaPublisher } from '../../../messaging/kafka/kafka-publisher';
 import { PROJECTIONS, createReadModelSchema, rebuildProjections } from '../../../projections';
 import { Supervisor } from '../../../workers/supervisor';
-import { testLogger } from '../messaging/support';
 import { killInsideTransaction } from '../../support/kill-inside-transaction';
-import { requireService } from '../../support/stack';
+import { rowsOf, useAnalyticsProjectorWorld } from '../../support/analytics-projector-world';
 import { appendOrderEvents, pickScenario, sampleOrderHistory, seededRandom } from '../../support/sample-orders';
 
 /*
@@ -20,64 +15,24 @@ import { appendOrderEvents, pickScenario, sampleOrderHistory, seededRandom } fro
  * to a rebuild from the event store. Its own database and Kafka topics (under a prefix of its own).
  */
 
-const tag = randomUUID().slice(0, 8);
-const DATABASE = `orders_test_analytics_kill_${tag}`;
-const PREFIX = `test-analytics-kill-${tag}.`;
 const PROJECTOR = 'analytics-projector';
-const CONSUMER = kafkaGroupId(PROJECTOR, PREFIX);
 const NAMES = ['daily_sales', 'product_metrics'] as const;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function rowsOf(db: Knex, table: string): Promise<unknown[]> {
-  const { rows } = await db.raw<{ rows: { row: Record<string, unknown> }[] }>(`SELECT to_jsonb(t) AS row FROM ${table} t`);
-  return rows.map((r) => r.row).sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
-}
 
 describe('analytics projector process killed mid-batch (real Postgres and Kafka)', () => {
+  let supervisor: Supervisor | undefined;
+  const world = useAnalyticsProjectorWorld('kill', { beforeTeardown: async () => supervisor?.stop(2000) });
+  const { consumer: CONSUMER, tag, database: DATABASE } = world;
   let db: Knex;
   let store: PostgresEventStore;
   let publisher: KafkaPublisher;
   let env: NodeJS.ProcessEnv;
-  const kafka = createKafka('test-analytics-kill');
+  beforeAll(() => {
+    ({ db, store, publisher, env } = world);
+  });
   const lines: string[] = [];
-  let supervisor: Supervisor | undefined;
-
-  beforeAll(async () => {
-    requireService('postgres');
-    requireService('kafka');
-    db = await freshBenchDatabase(DATABASE, 6);
-    store = new PostgresEventStore(db, new EventRegistry(ORDER_EVENT_DEFINITIONS));
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: kafkaTopicConfigs(PREFIX), waitForLeaders: true });
-    await admin.disconnect();
-    publisher = new KafkaPublisher({ topic: kafkaTopics(PREFIX).orderEvents, logger: testLogger('analytics-kill') });
-    const databaseUrl = new URL(config().DATABASE_URL);
-    databaseUrl.pathname = `/${DATABASE}`;
-    env = {
-      ...process.env,
-      DATABASE_URL: databaseUrl.toString(),
-      KAFKA_TOPIC_PREFIX: PREFIX,
-      PROJECTOR_ANALYTICS_METRICS_PORT: '0',
-      PROJECTOR_BATCH_SIZE: '20',
-      LOG_LEVEL: 'info',
-    };
-  });
-
-  afterAll(async () => {
-    await supervisor?.stop(2000);
-    await publisher?.close();
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.deleteGroups([CONSUMER]).catch(() => undefined);
-    await admin.deleteTopics({ topics: kafkaTopicConfigs(PREFIX).map((t) => t.topic) }).catch(() => undefined);
-    await admin.disconnect();
-    await db?.destroy();
-    const dbAdmin = createKnex({ poolMax: 1, applicationName: 'jest-admin' });
-    await dbAdmin.raw(`DROP DATABASE IF EXISTS "${DATABASE}" WITH (FORCE)`);
-    await dbAdmin.destroy();
-  });
 
   async function started(n: number): Promise<void> {
     const deadline = Date.now() + 60_000;
