@@ -64,8 +64,8 @@ async function waitUntil<T>(what: string, read: () => Promise<T>, done: (value: 
 
 interface ChaosLog {
   kills: string[];
-  /** Kills of a relay while it led lanes, with the lanes. */
-  leaderKills: { name: string; lanes: string[] }[];
+  /** Kills of a relay while it led lanes, with the lanes and the epochs of the terms that ended. */
+  leaderKills: { name: string; lanes: string[]; epochs: number[] }[];
   outages: string[];
 }
 
@@ -78,7 +78,7 @@ const kindOf = (name: string): string => (REPLICAS > 1 ? name.replace(/-\d+$/, '
  * a shuffled round that has been up for MIN_UPTIME_MS, RabbitMQ stopped and started after the second
  * kill, Kafka after the fourth. The supervisor restarts what was killed.
  */
-async function unleashChaos(supervisor: Supervisor, done: Promise<unknown>, leaders: () => Map<string, string | undefined>): Promise<ChaosLog> {
+async function unleashChaos(supervisor: Supervisor, done: Promise<unknown>, leaders: () => Map<string, { process: string | undefined; epoch: number }>): Promise<ChaosLog> {
   const log: ChaosLog = { kills: [], leaderKills: [], outages: [] };
   let finished = false;
   void done.finally(() => {
@@ -94,16 +94,16 @@ async function unleashChaos(supervisor: Supervisor, done: Promise<unknown>, lead
     if (round.length === 0) round = [...names].sort(() => Math.random() - 0.5);
     const picked = round.pop()!;
     // A relay picked is one that leads (the standby's death changes nothing).
-    const leading = [...leaders()].filter(([, name]) => name !== undefined && kindOf(name) === kindOf(picked));
-    const victim = leading.length > 0 ? leading[0]![1]! : picked;
+    const leading = [...leaders()].filter(([, term]) => term.process !== undefined && kindOf(term.process) === kindOf(picked));
+    const victim = leading.length > 0 ? leading[0]![1].process! : picked;
     // A process gets MIN_UPTIME_MS after each restart before it can be killed again: a crash loop
     // that never lets a worker finish starting (an order worker takes seconds here) is not the subject.
     // Nor is the death of every instance at once: each other instance of its kind must be up as long.
     const siblings = names.filter((name) => name !== victim && kindOf(name) === kindOf(victim));
     if (settled(victim) && siblings.every(settled) && supervisor.kill(victim, 'SIGKILL')) {
       log.kills.push(victim);
-      const lanes = leading.filter(([, name]) => name === victim).map(([lane]) => lane);
-      if (lanes.length > 0) log.leaderKills.push({ name: victim, lanes });
+      const led = leading.filter(([, term]) => term.process === victim);
+      if (led.length > 0) log.leaderKills.push({ name: victim, lanes: led.map(([lane]) => lane), epochs: led.map(([, { epoch }]) => epoch) });
     } else round.unshift(picked);
     const outage = log.kills.length === 2 ? 'rabbitmq' : log.kills.length === 4 ? 'kafka' : undefined;
     if (outage && !log.outages.includes(outage)) {
@@ -286,6 +286,13 @@ describe('chaos: random SIGKILLs and broker restarts under a load of orders (rea
     // in flight when the broker went away (sent again by the same leader once it was back). The
     // workflows' own publishing (fast path, publishing activity retried through an outage of the other
     // broker) adds copies of its own: counted apart, by the `published-by` header.
+    // The chaos may have ended on a leader's death: the sampler must see each such term's successor
+    // (within the takeover bound, checked below) before it stops.
+    for (const { lanes: led, epochs } of log.leaderKills) {
+      for (const [i, lane] of led.entries()) {
+        await waitUntil(`a new term on ${lane} after epoch ${epochs[i]}`, async () => leases.latestEpoch(lane), (epoch) => epoch > epochs[i]!, TAKEOVER_BOUND_MS * 2);
+      }
+    }
     const { terms, failedSamples } = await leases.stop();
     const gaps = leaderlessGaps(terms, exits);
     const lanes = [...new Set(terms.map((t) => t.lane))].sort();

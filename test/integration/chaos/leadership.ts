@@ -62,11 +62,15 @@ export function watchLeases(db: Knex, processOf: (pid: number) => string | undef
     }
   })();
   return {
-    /** The lanes that someone holds now, by process name. */
-    leaders(now = Date.now()): Map<string, string | undefined> {
+    /** The lanes that someone holds now: the process holding each (if known) and its term's epoch. */
+    leaders(now = Date.now()): Map<string, { process: string | undefined; epoch: number }> {
       const current = new Map<string, LeaseTerm>();
       for (const term of terms.values()) if (term.expiresAt > now && (current.get(term.lane)?.epoch ?? -1) < term.epoch) current.set(term.lane, term);
-      return new Map([...current].map(([lane, term]) => [lane, term.process]));
+      return new Map([...current].map(([lane, term]) => [lane, { process: term.process, epoch: term.epoch }]));
+    },
+    /** The highest epoch seen for the lane, or -1 before any. */
+    latestEpoch(lane: string): number {
+      return Math.max(-1, ...[...terms.values()].filter((t) => t.lane === lane).map((t) => t.epoch));
     },
     async stop(): Promise<{ terms: LeaseTerm[]; failedSamples: number }> {
       running = false;
