@@ -2,8 +2,9 @@
  * npm run bench:e2e: orders per second from POST /orders, through the saga, to the read model, with the
  * system running as in production: separate processes (Temporal workers per task queue, relay,
  * projectors, API) in an environment of their own (fresh database, RabbitMQ vhost, Kafka topics,
- * Temporal namespace). Each order: POST /orders, add an item, submit, the carrier's delivery report;
- * it counts once the read model shows it delivered. Latency is POST to read-model-visible.
+ * Temporal namespace). Each order: a checkout in one call (POST /orders with its line and submit: true;
+ * BENCH_CHECKOUT=three-calls creates, adds the item and submits instead), then the carrier's delivery
+ * report; it counts once the read model shows it delivered. Latency is POST to read-model-visible.
  *
  * The baseline in the same run is the no-op Temporal floor of bench:saga: a workflow with the same
  * interaction (2 updates, 1 signal) and as many activities, all no-ops, started by a client directly,
@@ -45,6 +46,8 @@ const FLOOR_QUEUE = 'bench-e2e-floor';
 /** Delivered bench orders whose histories are counted (the mean is reported). */
 const HISTORY_SAMPLE = 10;
 const SCALE_OUT = process.env.BENCH_SCALE_OUT !== '0';
+/** BENCH_CHECKOUT=three-calls places orders as carts do (create, add each line, submit) instead of in one call. */
+const THREE_CALLS = process.env.BENCH_CHECKOUT === 'three-calls';
 const TRACING_RUN = process.env.BENCH_TRACING !== 'false';
 const JAEGER_UI = `http://127.0.0.1:${readStackEnv().JAEGER_UI_PORT ?? '16686'}`;
 const JAEGER_OTLP = `http://127.0.0.1:${readStackEnv().JAEGER_OTLP_HTTP_PORT ?? '4318'}`;
@@ -151,10 +154,18 @@ async function main(): Promise<void> {
     const placeAndDeliver = async (lines: { sku: string; quantity: number }[], options: { afterConfirmed?: boolean } = {}): Promise<string> => {
       // Each order to the next API instance, as a load balancer would.
       const api = apis[nextApi++ % apis.length]!;
-      const { orderId } = await post<{ orderId: string }>(`${api}/orders`, customer, {});
-      const visible = watcher.visible(orderId);
-      for (const line of lines) await post(`${api}/orders/${orderId}/items`, customer, line);
-      await post(`${api}/orders/${orderId}/submit`, customer);
+      let orderId: string;
+      let visible: Promise<void>;
+      if (THREE_CALLS) {
+        ({ orderId } = await post<{ orderId: string }>(`${api}/orders`, customer, {}));
+        visible = watcher.visible(orderId);
+        for (const line of lines) await post(`${api}/orders/${orderId}/items`, customer, line);
+        await post(`${api}/orders/${orderId}/submit`, customer);
+      } else {
+        // Checkout in one call, as the demo places its orders: created, filled and submitted at once.
+        ({ orderId } = await post<{ orderId: string }>(`${api}/orders`, customer, { lines, submit: true }));
+        visible = watcher.visible(orderId);
+      }
       // As the demo does: the carrier reports once the order is confirmed.
       if (options.afterConfirmed) await confirmed(db, orderId);
       await post(`${api}/orders/${orderId}/delivery`, operator, {});
@@ -227,6 +238,7 @@ async function main(): Promise<void> {
       JSON.stringify({
         orders: ORDERS,
         concurrency: CONCURRENCY,
+        checkout: THREE_CALLS ? 'three-calls' : 'one-call',
         ...versusFloor(e2e, floorRes),
         ...scaleOut,
         history_events_per_order: twoLines.history_events,
