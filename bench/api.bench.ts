@@ -33,6 +33,8 @@ const POST_COUNT = Number(process.env.BENCH_POSTS ?? 200);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CHECKOUT_COUNT = Number(process.env.BENCH_CHECKOUTS ?? 100);
 const CONNECTIONS = 16;
+/** Checkouts in flight at once (BENCH_CHECKOUT_CONCURRENCY=1 shows a checkout's own cost, free of queueing). */
+const CHECKOUT_CONCURRENCY = Number(process.env.BENCH_CHECKOUT_CONCURRENCY ?? CONNECTIONS);
 /** A submitted order's saga is still running its forward steps in these statuses. */
 const SAGA_IN_FLIGHT: readonly OrderStatus[] = ['submitted', 'inventory_reserved', 'payment_captured', 'shipment_created'];
 
@@ -150,7 +152,7 @@ async function main(): Promise<void> {
   const line = { sku: catalog.sku.widget, quantity: 1 };
   const oneCall = async (): Promise<number[]> =>
     (
-      await drive(CHECKOUT_COUNT, CONNECTIONS, async () => {
+      await drive(CHECKOUT_COUNT, CHECKOUT_CONCURRENCY, async () => {
         const body = JSON.stringify({ lines: [line], submit: true });
         const order = await expectOk(await fetch(`${api.url}/orders`, { method: 'POST', headers: json, body }), 201, 'checkout');
         if (order.status !== 'submitted') throw new Error(`checkout answered status ${String(order.status)}`);
@@ -158,7 +160,7 @@ async function main(): Promise<void> {
     ).latencies;
   const threeCalls = async (): Promise<number[]> =>
     (
-      await drive(CHECKOUT_COUNT, CONNECTIONS, async () => {
+      await drive(CHECKOUT_COUNT, CHECKOUT_CONCURRENCY, async () => {
         const { orderId: id } = await expectOk(await fetch(`${api.url}/orders`, { method: 'POST', headers: json, body: '{}' }), 201, 'create');
         await expectOk(await fetch(`${api.url}/orders/${String(id)}/items`, { method: 'POST', headers: json, body: JSON.stringify(line) }), 200, 'add item');
         await expectOk(await fetch(`${api.url}/orders/${String(id)}/submit`, { method: 'POST', headers }), 200, 'submit');
@@ -220,6 +222,7 @@ async function main(): Promise<void> {
       checkout_p50_ratio: round(checkout.one.p50 / checkout.three.p50),
       checkout_p99_ratio: round(checkout.one.p99 / checkout.three.p99),
       checkouts_per_side: CHECKOUT_COUNT * ROUNDS,
+      checkout_concurrency: CHECKOUT_CONCURRENCY,
       rounds: ROUNDS,
     }),
   );
