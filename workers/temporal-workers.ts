@@ -45,6 +45,11 @@ export async function createWorker(role: WorkerRole, deps: WorkerDependencies): 
       taskQueue,
       activities,
       dataConverter: temporalDataConverter({ codec: deps.codec }),
+      // With the fixed default (two of ten workflow-task polls on the shared queue), a new order's first
+      // task (a one-call checkout's whole work) queued behind running orders' sticky tasks under load:
+      // bench:api's one-call checkout p99 halved once the pollers scale with the backlog the server reports.
+      workflowTaskPollerBehavior: { type: 'autoscaling' },
+      activityTaskPollerBehavior: { type: 'autoscaling' },
       ...workflows,
       ...temporalWorkerTracing({ bundles: role === 'orders' && bundle === undefined }),
     });
