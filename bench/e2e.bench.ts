@@ -24,17 +24,17 @@ import { Connection } from '@temporalio/client';
 import { createKnex, createLogger, temporalClient, temporalConnectionOptions } from '../infra';
 import { installTemporalLogging } from '../infra/temporal-logging';
 import { PROJECTORS } from '../workers/projector';
-import { SYSTEM_PROCESSES, Supervisor, replicate } from '../workers/supervisor';
+import { SYSTEM_PROCESSES, type Supervisor, replicate } from '../workers/supervisor';
 import { kafkaGroupId } from '../messaging/kafka/kafka-topics';
 import { PostgresEventStore } from '../eventstore';
 import { orderRegistry } from '../domain';
 import { consumerCoverage, liveAndRebuiltReadModels } from '../test/integration/chaos/invariants';
-import { withWorkflowBundle } from '../workers/workflow-bundle';
 import { customerToken, operatorToken } from '../test/support/api';
 import { createIsolatedEnvironment, freePort } from '../test/support/isolated-environment';
 import { makeCatalog } from '../test/support/saga-fixtures';
 import { orderWorkflowId } from '../workflows/order/contract';
 import { startFloor } from './floor';
+import { startSystem as startSystemIn, waitForReady } from './system';
 import { historyMetrics, meanMetrics, type HistoryMetrics } from './history-metrics';
 import { drive, percentile, round, versusFloor } from './support';
 import { readStackEnv } from '../stack/environments';
@@ -104,16 +104,6 @@ async function confirmed(db: ReturnType<typeof createKnex>, orderId: string): Pr
   throw new Error(`order ${orderId} was not confirmed within 60 s`);
 }
 
-async function waitForReady(url: string): Promise<void> {
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    const status = await fetch(`${url}/health/ready`).then((r) => r.status, () => 0);
-    if (status === 200) return;
-    if (Date.now() > deadline) throw new Error(`the API at ${url} was not ready within 120 s (last answer ${status})`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
-
 async function main(): Promise<void> {
   const logger = createLogger('bench-e2e');
   installTemporalLogging(logger, 'ERROR');
@@ -124,18 +114,8 @@ async function main(): Promise<void> {
   const environment = await createIsolatedEnvironment(process.env.BENCH_ENVIRONMENT_KIND ?? 'e2e');
   const db = createKnex({ poolMax: 4, applicationName: 'bench-e2e', databaseUrl: environment.databaseUrl });
   /** The system's processes with tracing off or on (a bundle of its own: the tracing one has the interceptors). */
-  const startSystem = async (tracing: boolean): Promise<Supervisor> => {
-    const otel = tracing ? { OTEL_SDK_DISABLED: 'false', OTEL_EXPORTER_OTLP_ENDPOINT: JAEGER_OTLP } : { OTEL_SDK_DISABLED: 'true' };
-    const started = new Supervisor({
-      env: await withWorkflowBundle({ ...process.env, ...environment.env, ...otel, LOG_LEVEL: 'warn', WORKFLOW_BUNDLE_PATH: '' }),
-      onLine: (name, line) => {
-        if (process.env.BENCH_VERBOSE) console.error(`[${name}] ${line}`);
-      },
-    });
-    started.start(SYSTEM_PROCESSES);
-    await waitForReady(environment.apiUrl);
-    return started;
-  };
+  const startSystem = (tracing: boolean): Promise<Supervisor> =>
+    startSystemIn(environment, tracing ? { OTEL_SDK_DISABLED: 'false', OTEL_EXPORTER_OTLP_ENDPOINT: JAEGER_OTLP } : { OTEL_SDK_DISABLED: 'true' });
   let supervisor: Supervisor | undefined;
   const connection = await Connection.connect(await temporalConnectionOptions());
   const client = temporalClient(connection, environment.namespace);
