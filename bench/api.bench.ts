@@ -25,7 +25,7 @@ import { createIsolatedEnvironment } from '../test/support/isolated-environment'
 import { makeCatalog } from '../test/support/saga-fixtures';
 import { ORDER_WORKFLOW_TYPE, orderWorkflowId } from '../workflows/order/contract';
 import { TASK_QUEUES } from '../workflows/task-queues';
-import { drive, percentile, round } from './support';
+import { drive, percentile, reportServerBacklog, round } from './support';
 import { startSystem } from './system';
 
 // The per-key rate limit guards production; a benchmark measures throughput, so it is lifted here.
@@ -55,6 +55,7 @@ async function main(): Promise<void> {
   const db = createKnex({ applicationName: 'bench-api', poolMax: 20 });
   const workers = await runWorkers(db);
   const api = await startApi(db, workers.client);
+  const deletingNamespaces = await reportServerBacklog(workers.client);
   // Stock for every checkout's saga: an out-of-stock unwinding would load one side more than the other.
   const catalog = await makeCatalog(db, 1_000_000);
   const token = await customerToken(db, catalog.customers.good);
@@ -235,6 +236,7 @@ async function main(): Promise<void> {
       checkout_p99_ratio: round(checkout.one.p99 / checkout.three.p99),
       checkouts_per_side: CHECKOUT_COUNT * ROUNDS,
       checkout_concurrency: CHECKOUT_CONCURRENCY,
+      server_deleting_namespaces: deletingNamespaces ?? null,
       rounds: ROUNDS,
     }),
   );

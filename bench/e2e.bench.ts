@@ -36,7 +36,7 @@ import { orderWorkflowId } from '../workflows/order/contract';
 import { startFloor } from './floor';
 import { startSystem as startSystemIn, waitForReady } from './system';
 import { historyMetrics, meanMetrics, type HistoryMetrics } from './history-metrics';
-import { drive, percentile, round, versusFloor } from './support';
+import { drive, percentile, reportServerBacklog, round, versusFloor } from './support';
 import { readStackEnv } from '../stack/environments';
 
 const ORDERS = Number(process.env.BENCH_ORDERS ?? 150);
@@ -119,6 +119,7 @@ async function main(): Promise<void> {
   let supervisor: Supervisor | undefined;
   const connection = await Connection.connect(await temporalConnectionOptions());
   const client = temporalClient(connection, environment.namespace);
+  const deletingNamespaces = await reportServerBacklog(client);
   const floor = await startFloor(client, environment.namespace, FLOOR_QUEUE);
   const watcher = readModelWatcher(db);
   try {
@@ -219,6 +220,7 @@ async function main(): Promise<void> {
         orders: ORDERS,
         concurrency: CONCURRENCY,
         checkout: THREE_CALLS ? 'three-calls' : 'one-call',
+        server_deleting_namespaces: deletingNamespaces ?? null,
         ...versusFloor(e2e, floorRes),
         ...scaleOut,
         history_events_per_order: twoLines.history_events,

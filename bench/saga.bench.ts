@@ -19,7 +19,7 @@ import { createIsolatedEnvironment } from '../test/support/isolated-environment'
 import { addItemUpdate, orderDeliveredSignal, orderWorkflowId, submitOrderUpdate } from '../workflows/order/contract';
 import { TASK_QUEUES } from '../workflows/task-queues';
 import { startFloor } from './floor';
-import { drive, percentile, round, versusFloor } from './support';
+import { drive, percentile, reportServerBacklog, round, versusFloor } from './support';
 
 const ORDERS = Number(process.env.BENCH_ORDERS ?? 200);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 20);
@@ -49,6 +49,7 @@ async function main(): Promise<void> {
   // since a worker without the codec cannot read an encrypted task.
   let workers: RunningWorkers = await runWorkers(db, undefined, { codec: null });
   let client: Client = workers.client;
+  const deletingNamespaces = await reportServerBacklog(client);
   const floor = await startFloor(client, config().TEMPORAL_NAMESPACE, FLOOR_QUEUE, { codec: null });
 
   const order = async (): Promise<void> => {
@@ -89,6 +90,7 @@ async function main(): Promise<void> {
     JSON.stringify({
       orders: ORDERS,
       concurrency: CONCURRENCY,
+      server_deleting_namespaces: deletingNamespaces ?? null,
       ...versusFloor(sagaRes, floorRes),
       codec_orders_per_s: round(encryptedRes.perSecond),
       codec_p95_ms: round(percentile(encryptedRes.latencies, 95), 0),
