@@ -13,12 +13,12 @@ import autocannon from 'autocannon';
 import Fastify from 'fastify';
 import { Pool } from 'pg';
 import { config } from '../config';
-import { Connection } from '@temporalio/client';
+import { Connection, type Client } from '@temporalio/client';
 import { createKnex, createLogger, temporalClient, temporalConnectionOptions } from '../infra';
 import { installTemporalLogging } from '../infra/temporal-logging';
 import { PostgresEventStore } from '../eventstore';
 import { ProjectionRunner } from '../projections';
-import { orderRegistry, type OrderStatus } from '../domain';
+import { ORDER_STATUSES, orderRegistry } from '../domain';
 import { runWorkers } from '../test/support/temporal';
 import { customerToken, startApi } from '../test/support/api';
 import { createIsolatedEnvironment } from '../test/support/isolated-environment';
@@ -38,10 +38,20 @@ const CHECKOUT_COUNT = Number(process.env.BENCH_CHECKOUTS ?? 100);
 const CONNECTIONS = 16;
 /** Checkouts in flight at once (BENCH_CHECKOUT_CONCURRENCY=1 shows a checkout's own cost, free of queueing). */
 const CHECKOUT_CONCURRENCY = Number(process.env.BENCH_CHECKOUT_CONCURRENCY ?? CONNECTIONS);
-/** A submitted order's saga is still running its forward steps in these statuses. */
-const SAGA_IN_FLIGHT: readonly OrderStatus[] = ['submitted', 'inventory_reserved', 'payment_captured', 'shipment_created'];
+/** A submitted order's saga is still running its forward steps in these statuses (the domain lists them in order, up to confirmed). */
+const SAGA_IN_FLIGHT = ORDER_STATUSES.slice(ORDER_STATUSES.indexOf('submitted'), ORDER_STATUSES.indexOf('confirmed'));
 
 const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+
+/** Polls until no running workflow matches `query` (at most 600 polls), e.g. until orders have caught up. */
+async function untilNoneRunning(client: Pick<Client, 'workflow'>, query: string, { intervalMs, what }: { intervalMs: number; what: string }): Promise<void> {
+  for (let i = 0; ; i++) {
+    const { count } = await client.workflow.count(`ExecutionStatus = "Running" AND ${query}`);
+    if (count === 0) return;
+    if (i > 600) throw new Error(`${count} ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
 
 async function load(url: string, options: Partial<autocannon.Options>): Promise<autocannon.Result> {
   return autocannon({ url, connections: CONNECTIONS, duration: DURATION_S, ...options });
@@ -140,12 +150,7 @@ async function main(): Promise<void> {
 
   // The POST rounds leave hundreds of first workflow tasks queued (a start does not wait for them); a
   // checkout waits for its workflow's task, so it is measured once the workers have caught up.
-  for (let i = 0; ; i++) {
-    const { count } = await workers.client.workflow.count('ExecutionStatus = "Running" AND OrderStatus IS NULL');
-    if (count === 0) break;
-    if (i > 600) throw new Error(`${count} started orders never recorded their creation`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  await untilNoneRunning(workers.client, 'OrderStatus IS NULL', { intervalMs: 500, what: 'started orders never recorded their creation' });
 
   // Checkout is measured as a client meets it in production: the API, the workers, the relay and the
   // projectors in processes of their own (as npm start runs them), not beside the benchmark's event loop.
@@ -179,17 +184,11 @@ async function main(): Promise<void> {
         await expectOk(await fetch(`${apiUrl}/orders/${String(id)}/submit`, { method: 'POST', headers }), 200, 'submit');
       })
     ).latencies;
-  // Each side's submitted orders run their sagas in this process after it answered: the next side
-  // starts once they have all been confirmed, so that neither side queues behind the other's sagas.
+  // Each side's submitted orders run their sagas in the system's workers after it answered: the next
+  // side starts once they have all been confirmed, so that neither side queues behind the other's sagas.
   const inFlight = SAGA_IN_FLIGHT.map((status) => `"${status}"`).join(', ');
-  const settled = async (): Promise<void> => {
-    for (let i = 0; ; i++) {
-      const { count } = await client.workflow.count(`ExecutionStatus = "Running" AND OrderStatus IN (${inFlight})`);
-      if (count === 0) return;
-      if (i > 600) throw new Error(`${count} submitted orders were never confirmed`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  };
+  const settled = (): Promise<void> =>
+    untilNoneRunning(client, `OrderStatus IN (${inFlight})`, { intervalMs: 250, what: 'submitted orders were never confirmed' });
   const oneCallLatencies: number[] = [];
   const threeCallLatencies: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {

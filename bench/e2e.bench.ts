@@ -34,7 +34,7 @@ import { createIsolatedEnvironment, freePort } from '../test/support/isolated-en
 import { makeCatalog } from '../test/support/saga-fixtures';
 import { orderWorkflowId } from '../workflows/order/contract';
 import { startFloor } from './floor';
-import { startSystem as startSystemIn, waitForReady } from './system';
+import { startSystem, waitForReady } from './system';
 import { historyMetrics, meanMetrics, type HistoryMetrics } from './history-metrics';
 import { drive, percentile, reportServerBacklog, round, versusFloor } from './support';
 import { readStackEnv } from '../stack/environments';
@@ -114,8 +114,8 @@ async function main(): Promise<void> {
   const environment = await createIsolatedEnvironment(process.env.BENCH_ENVIRONMENT_KIND ?? 'e2e');
   const db = createKnex({ poolMax: 4, applicationName: 'bench-e2e', databaseUrl: environment.databaseUrl });
   /** The system's processes with tracing off or on (a bundle of its own: the tracing one has the interceptors). */
-  const startSystem = (tracing: boolean): Promise<Supervisor> =>
-    startSystemIn(environment, tracing ? { OTEL_SDK_DISABLED: 'false', OTEL_EXPORTER_OTLP_ENDPOINT: JAEGER_OTLP } : { OTEL_SDK_DISABLED: 'true' });
+  const startTraced = (tracing: boolean): Promise<Supervisor> =>
+    startSystem(environment, tracing ? { OTEL_SDK_DISABLED: 'false', OTEL_EXPORTER_OTLP_ENDPOINT: JAEGER_OTLP } : { OTEL_SDK_DISABLED: 'true' });
   let supervisor: Supervisor | undefined;
   const connection = await Connection.connect(await temporalConnectionOptions());
   const client = temporalClient(connection, environment.namespace);
@@ -126,7 +126,7 @@ async function main(): Promise<void> {
     const catalog = await makeCatalog(db, 1_000_000);
     const customer = await customerToken(db, catalog.customers.good);
     const operator = await operatorToken(db);
-    supervisor = await startSystem(false);
+    supervisor = await startTraced(false);
     const apis = [environment.apiUrl];
     let nextApi = 0;
 
@@ -210,7 +210,7 @@ async function main(): Promise<void> {
     if (TRACING_RUN) {
       await supervisor.stop();
       apis.splice(1);
-      supervisor = await startSystem(true);
+      supervisor = await startTraced(true);
       await drive(WARMUP, 5, order);
       traced = await drive(ORDERS, CONCURRENCY, order);
       console.log(`traced ${round(traced.perSecond)} orders/s     p50 ${round(percentile(traced.latencies, 50), 0)} ms  p99 ${round(percentile(traced.latencies, 99), 0)} ms`);

@@ -75,27 +75,24 @@ export function versusFloor(ours: { perSecond: number; latencies: number[] }, fl
 }
 
 /**
- * How many namespaces the Temporal server is still deleting. Each benchmark environment is a namespace
- * that is deleted at the end, and the server then removes its executions in the background, with its own
- * workflows. On the dev server that work can run for an hour after a day of benchmarks, and it slows
- * whatever is measured beside it. Undefined where the system namespace cannot be read (e.g. Temporal Cloud).
+ * Says on stderr when the Temporal server is still deleting namespaces, and answers how many (undefined
+ * where the system namespace cannot be read, e.g. Temporal Cloud). Each benchmark environment is a
+ * namespace deleted at the end, whose executions the server then removes in the background with its own
+ * workflows: on the dev server that can run for an hour after a day of benchmarks, and it slows whatever
+ * is measured beside it, so a slow run is read as such.
  */
-export async function namespacesBeingDeleted(client: Pick<Client, 'workflowService'>): Promise<number | undefined> {
+export async function reportServerBacklog(client: Pick<Client, 'workflowService'>): Promise<number | undefined> {
+  let deleting: number;
   try {
     const { count } = await client.workflowService.countWorkflowExecutions({
       namespace: 'temporal-system',
       query: "WorkflowType = 'temporal-sys-reclaim-namespace-resources-workflow' AND ExecutionStatus = 'Running'",
     });
-    return Number(count ?? 0);
+    deleting = Number(count ?? 0);
   } catch {
     return undefined;
   }
-}
-
-/** Says on stderr when the server is still deleting namespaces, so that a slow run is read as such. */
-export async function reportServerBacklog(client: Pick<Client, 'workflowService'>): Promise<number | undefined> {
-  const deleting = await namespacesBeingDeleted(client);
-  if (deleting !== undefined && deleting > 0) {
+  if (deleting > 0) {
     console.error(`note: the Temporal server is still deleting ${deleting} namespace(s) of earlier runs in the background; figures will be lower than on an idle server`);
   }
   return deleting;
