@@ -18,8 +18,12 @@ export interface AppendOrderEventsInput {
   expectedVersion: number;
   events: OrderEvent[];
   metadata?: EventMetadata;
-  /** Also publish the appended events to the brokers, best effort (see PublishingBesideAppend). */
-  publish?: boolean;
+  /**
+   * Also publish the appended events to the brokers, best effort (see PublishingBesideAppend): true
+   * waits for the brokers and answers whether they confirmed; 'later' publishes after answering, for a
+   * caller that leaves what does not get through to the outbox relay.
+   */
+  publish?: boolean | 'later';
   /**
    * When the stream already holds other events after expectedVersion, answer with them (`stored`)
    * instead of refusing. For appends run as local activities: a workflow task whose local activity
@@ -90,11 +94,9 @@ export function createOrderEventActivities(store: PostgresEventStore, publishing
         throw err;
       }
       const version = result.nextExpectedVersion;
-      const published =
-        input.publish === true &&
-        publishing !== undefined &&
-        version > input.expectedVersion &&
-        (await publishing.tryPublish({ orderId: input.orderId, fromVersion: input.expectedVersion + 1, toVersion: version }));
+      const range = { orderId: input.orderId, fromVersion: input.expectedVersion + 1, toVersion: version };
+      if (input.publish === 'later' && publishing !== undefined && version > input.expectedVersion) publishing.publishLater(range);
+      const published = input.publish === true && publishing !== undefined && version > input.expectedVersion && (await publishing.tryPublish(range));
       return { version, duplicate: result.duplicate, published };
     },
   };

@@ -31,13 +31,8 @@ export const PUBLISHING_FAILURES = {
   invalidRange: 'InvalidPublishRange',
 } as const;
 
-/**
- * Reads an order's committed events back from the store (never taking them from the workflow, so what
- * is published is exactly what was committed) and publishes them to every broker, each to the end: if
- * one fails, the caller publishes again and the other gets duplicates at worst (consumers deduplicate
- * by event id).
- */
-async function publishCommitted(deps: PublishingDependencies, input: PublishOrderEventsInput): Promise<number> {
+/** An order's committed events in the range, read back from the store (never taken from the workflow). */
+async function readCommitted(store: PostgresEventStore, input: PublishOrderEventsInput): Promise<StoredEvent[]> {
   const { orderId, fromVersion, toVersion } = input;
   if (!Number.isSafeInteger(fromVersion) || !Number.isSafeInteger(toVersion) || fromVersion < 1 || toVersion < fromVersion) {
     throw ApplicationFailure.nonRetryable(
@@ -46,16 +41,29 @@ async function publishCommitted(deps: PublishingDependencies, input: PublishOrde
     );
   }
   const expected = toVersion - fromVersion + 1;
-  const events: StoredEvent[] = await deps.store.readStream(orderStreamId(orderId), { fromVersion, limit: expected });
+  const events: StoredEvent[] = await store.readStream(orderStreamId(orderId), { fromVersion, limit: expected });
   if (events.length !== expected) {
     // Retryable: publishing follows a completed append, so a short read is transient.
     throw new Error(`Order ${orderId} has ${events.length} of the ${expected} events ${fromVersion}..${toVersion}`);
   }
+  return events;
+}
+
+/**
+ * Publishes committed events to every broker, each to the end: if one fails, the caller publishes
+ * again and the other gets duplicates at worst (consumers deduplicate by event id).
+ */
+async function publishToEveryBroker(deps: PublishingDependencies, events: readonly StoredEvent[]): Promise<void> {
   const results = await Promise.allSettled(deps.publishers.map((publisher) => publisher.publish(events)));
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
   // Only spares the relay a repeat: if it cannot be recorded, the relay publishes a duplicate.
   await deps.deliveries?.record(events).catch(() => undefined);
+}
+
+async function publishCommitted(deps: PublishingDependencies, input: PublishOrderEventsInput): Promise<number> {
+  const events = await readCommitted(deps.store, input);
+  await publishToEveryBroker(deps, events);
   return events.length;
 }
 
@@ -79,6 +87,10 @@ export interface PublishingBesideAppendOptions {
   timeoutMs?: number;
   /** After a failure, how long appends skip publishing (a broker that is down would slow every append). */
   pauseAfterFailureMs?: number;
+  /** At most this many appends' events go to the brokers in one batch when publishing in the background. */
+  maxAppendsPerBatch?: number;
+  /** Appends queued for the background beyond this are left to the relay (a slow broker must not grow the queue without end). */
+  maxQueuedAppends?: number;
   logger?: Logger;
 }
 
@@ -92,6 +104,8 @@ export class PublishingBesideAppend {
   private pausedUntil = 0;
   private readonly timeoutMs: number;
   private readonly pauseAfterFailureMs: number;
+  private readonly queued: PublishOrderEventsInput[] = [];
+  private pump: Promise<void> | undefined;
 
   constructor(
     private readonly deps: PublishingDependencies,
@@ -108,12 +122,52 @@ export class PublishingBesideAppend {
       await withTimeout(publishCommitted(this.deps, input), this.timeoutMs, () => new Error(`not confirmed within ${this.timeoutMs} ms`));
       return true;
     } catch (err) {
-      this.pausedUntil = Date.now() + this.pauseAfterFailureMs;
-      this.options.logger?.warn(
-        { orderId: input.orderId, pauseMs: this.pauseAfterFailureMs, err: err instanceof Error ? err.message : String(err) },
-        'publishing beside the append failed; the publishing activity takes over',
-      );
+      this.failed(err, input.orderId, 'the publishing activity takes over');
       return false;
     }
+  }
+
+  /**
+   * Publishes the range after the append has answered, off the workflow's path, for an append whose
+   * caller leaves what does not get through to the outbox relay. Ranges queued while a batch is out go
+   * together in the next one (one send per broker for many appends); they leave in the order queued, so
+   * each order's events in version order. A failure drops what is queued, which the relay delivers.
+   */
+  publishLater(input: PublishOrderEventsInput): void {
+    if (Date.now() < this.pausedUntil || this.queued.length >= (this.options.maxQueuedAppends ?? 10_000)) return;
+    this.queued.push(input);
+    this.pump ??= this.publishQueued().finally(() => {
+      this.pump = undefined;
+    });
+  }
+
+  /** Resolves once every range queued so far has been published or left to the relay (for a graceful stop). */
+  async flush(): Promise<void> {
+    while (this.pump) await this.pump;
+  }
+
+  private async publishQueued(): Promise<void> {
+    const perBatch = this.options.maxAppendsPerBatch ?? 200;
+    while (this.queued.length > 0) {
+      const ranges = this.queued.splice(0, perBatch);
+      try {
+        await withTimeout(
+          (async () => publishToEveryBroker(this.deps, (await Promise.all(ranges.map((range) => readCommitted(this.deps.store, range)))).flat()))(),
+          this.timeoutMs,
+          () => new Error(`not confirmed within ${this.timeoutMs} ms`),
+        );
+      } catch (err) {
+        this.queued.length = 0;
+        this.failed(err, ranges[0]!.orderId, 'the outbox relay delivers');
+      }
+    }
+  }
+
+  private failed(err: unknown, orderId: string, fallback: string): void {
+    this.pausedUntil = Date.now() + this.pauseAfterFailureMs;
+    this.options.logger?.warn(
+      { orderId, pauseMs: this.pauseAfterFailureMs, err: err instanceof Error ? err.message : String(err) },
+      `publishing beside the append failed; ${fallback}`,
+    );
   }
 }

@@ -43,7 +43,8 @@ export function createActivities(role: WorkerRole, deps: ActivityDependencies): 
       const besideAppend = new PublishingBesideAppend(publishing, { logger: deps.logger });
       // The catalog look-up runs here as a local activity, beside the workflow that asks for it.
       const activities = { ...createOrderEventActivities(store, besideAppend), ...createPublishingActivities(publishing), ...createCatalogActivities(deps.db) };
-      return { activities, dispose: close };
+      // What the appends left to publish goes out before the broker connections close.
+      return { activities, dispose: () => besideAppend.flush().then(close) };
     }
     case 'inventory':
       return { activities: createInventoryActivities(deps.db), dispose: nothingToDispose };

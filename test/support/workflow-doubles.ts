@@ -421,9 +421,10 @@ export class EventStoreDouble {
       version = expectedVersion + incoming.length;
       duplicate = true;
     }
-    const published = input.publish === true && this.publishBesideAppend && version > expectedVersion;
-    if (published) this.publications.push({ orderId: input.orderId, fromVersion: expectedVersion + 1, toVersion: version, via: 'append' });
-    return { version, duplicate, published };
+    // 'later' publishes after answering (so it never answers published), as activities/order-events.ts does.
+    const through = input.publish !== undefined && input.publish !== false && this.publishBesideAppend && version > expectedVersion;
+    if (through) this.publications.push({ orderId: input.orderId, fromVersion: expectedVersion + 1, toVersion: version, via: 'append' });
+    return { version, duplicate, published: through && input.publish === true };
   }
 
   async publishOrderEvents(input: PublishOrderEventsInput): Promise<{ published: number }> {

@@ -198,7 +198,8 @@ export class OrderLedger {
         expectedVersion: before.version,
         events,
         metadata: { ...this.metadata, causationId: command.type },
-        ...(withAppend ? { publish: true } : {}),
+        // A local append's events the relay delivers if the fast path does not: nothing waits for the brokers.
+        ...(withAppend ? { publish: this.local ? ('later' as const) : true } : {}),
         ...(this.local ? { adoptStored: true } : {}),
       });
     let appended: Awaited<ReturnType<typeof appendOrderEvents>>;

@@ -11,6 +11,7 @@ import { KafkaPublisher } from '../../../messaging/kafka/kafka-publisher';
 import { kafkaLogCreator } from '../../../messaging/kafka/kafka-logging';
 import { RabbitMqPublisher } from '../../../messaging/rabbitmq/rabbitmq-publisher';
 import { FastPathDeliveries } from '../../../messaging/relay/fast-path-deliveries';
+import type { EventPublisher } from '../../../messaging/publisher';
 import { OutboxRelay } from '../../../messaging/relay/outbox-relay';
 import { relayLag } from '../../../messaging/relay/relay-lag';
 import { openTestDatabase } from '../../support/postgres';
@@ -263,6 +264,91 @@ describe('outbox relay (real Postgres, RabbitMQ and Kafka)', () => {
       await waitFor('the third event on RabbitMQ', async () => rabbitTap.eventIds(), (seen) => seen.includes(third));
       expect(rabbitTap.eventIds()).not.toContain(second);
     } finally {
+      await deadKafka.close();
+      await own.close();
+    }
+  });
+
+  it("an append asked to publish 'later' answers once stored, then publishes in the background: the appends queued meanwhile in one send, each order in version order; a failure leaves them to the relay", async () => {
+    const own = await openOwnTopic('beside-append-later', logger);
+    const { publisher: ownKafka, tap: topicTap } = own;
+    const deadKafka = new KafkaPublisher({ kafka: createKafka('dead-later', { brokers: ['127.0.0.1:1'], retry: { retries: 0 }, logCreator: kafkaLogCreator(logger) }), logger, sendTimeoutMs: 500 });
+    const domainEvents = (orderId: string, count: number, fromVersion = 0): OrderEvent[] =>
+      orderEvents(orderId, count, fromVersion).map(({ type, data }) => ({ type, data }) as OrderEvent);
+    const storedIds = async (orderId: string): Promise<string[]> => (await store.readStream(orderStreamId(orderId))).map((e) => e.eventId);
+    // Kafka's sends are counted, and the first one is held until released: what is appended meanwhile queues.
+    const sends: number[] = [];
+    let release: () => void = () => undefined;
+    const firstHeld = new Promise<void>((resolve) => (release = resolve));
+    const countedKafka: EventPublisher = {
+      broker: 'kafka',
+      maxInFlightBatches: 1,
+      close: async () => undefined,
+      async publish(events) {
+        sends.push(events.length);
+        if (sends.length === 1) await firstHeld;
+        await ownKafka.publish(events);
+      },
+    };
+    try {
+      const deliveries = new FastPathDeliveries(db);
+      const recorded = async (orderId: string): Promise<number> =>
+        (await deliveries.among((await store.readStream(orderStreamId(orderId))).map((e) => e.globalPosition))).delivered.size;
+      const publishing = new PublishingBesideAppend({ store, publishers: [rabbit, countedKafka], deliveries });
+      const activities = createOrderEventActivities(store, publishing);
+      const orders = Array.from({ length: 5 }, () => randomUUID());
+      // The first append's send goes out (and is held); the others answer all the same, and queue.
+      await expect(activities.appendOrderEvents({ orderId: orders[0]!, expectedVersion: 0, events: domainEvents(orders[0]!, 2), publish: 'later' })).resolves.toEqual({
+        version: 2,
+        duplicate: false,
+        published: false,
+      });
+      for (const orderId of orders.slice(1)) await activities.appendOrderEvents({ orderId, expectedVersion: 0, events: domainEvents(orderId, 2), publish: 'later' });
+      for (const orderId of orders) {
+        await expect(activities.appendOrderEvents({ orderId, expectedVersion: 2, events: domainEvents(orderId, 1, 2), publish: 'later' })).resolves.toMatchObject({ version: 3, published: false });
+      }
+      expect(sends).toEqual([2]);
+      release();
+      await publishing.flush();
+      // Nine appends after the first, in one send.
+      expect(sends).toEqual([2, 13]);
+      const ids = (await Promise.all(orders.map(storedIds))).flat();
+      await waitFor('every event on Kafka', async () => topicTap.eventIds(), (seen) => seen.length >= ids.length);
+      await waitFor('every event on RabbitMQ', async () => rabbitTap.eventIds(), (seen) => containsAll(seen, ids));
+      for (const orderId of orders) {
+        const own = await storedIds(orderId);
+        expect(topicTap.eventIds().filter((id) => own.includes(id))).toEqual(own);
+        // Recorded as delivered, so the relay passes them over.
+        expect(await recorded(orderId)).toBe(3);
+      }
+
+      const failing = new PublishingBesideAppend({ store, publishers: [rabbit, deadKafka], deliveries }, { timeoutMs: 2000, pauseAfterFailureMs: 60_000 });
+      const unlucky = createOrderEventActivities(store, failing);
+      const other = randomUUID();
+      const startedAt = Date.now();
+      await expect(unlucky.appendOrderEvents({ orderId: other, expectedVersion: 0, events: domainEvents(other, 1), publish: 'later' })).resolves.toEqual({
+        version: 1,
+        duplicate: false,
+        published: false,
+      });
+      // Answered without waiting for the broker that is down (its sends fail after 500 ms).
+      expect(Date.now() - startedAt).toBeLessThan(500);
+      await failing.flush();
+      const [first] = await storedIds(other);
+      // Stored all the same; the broker that could take it did, but it is not recorded: the relay publishes it.
+      await waitFor('the first event on RabbitMQ', async () => rabbitTap.eventIds(), (seen) => seen.includes(first!));
+      expect(await recorded(other)).toBe(0);
+      // While paused after the failure, nothing is even tried.
+      await unlucky.appendOrderEvents({ orderId: other, expectedVersion: 1, events: domainEvents(other, 1, 1), publish: 'later' });
+      await failing.flush();
+      const second = (await storedIds(other))[1]!;
+      await activities.appendOrderEvents({ orderId: other, expectedVersion: 2, events: domainEvents(other, 1, 2), publish: 'later' });
+      await publishing.flush();
+      const third = (await storedIds(other))[2]!;
+      await waitFor('the third event on RabbitMQ', async () => rabbitTap.eventIds(), (seen) => seen.includes(third));
+      expect(rabbitTap.eventIds()).not.toContain(second);
+    } finally {
+      release();
       await deadKafka.close();
       await own.close();
     }
