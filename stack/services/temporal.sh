@@ -2,7 +2,8 @@
 # The Temporal dev server from the real `temporal` CLI (built once with go install), with its Web UI,
 # a SQLite file that survives restarts, and the project's custom search attributes in the app's
 # namespace and the test suite's (stack.env). Its Web UI decodes payloads through the codec server
-# that `npm start` runs (CODEC_SERVER_PORT); a server started before that flag existed needs a restart to get it.
+# that `npm start` runs (CODEC_SERVER_PORT); a server started before that flag existed needs a restart to get it
+# (so does one started before DYNAMIC_CONFIG below: npm run stack:down, then stack:up).
 # Usage: temporal.sh up|down|status
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
@@ -40,6 +41,18 @@ register_namespaces() {
     done
   done
 }
+
+# Deleting a namespace (the test suite and the benchmarks delete theirs) runs in the server's own
+# worker service, whose persistence budget is 500 QPS by default. The dev server refreshes its
+# search-attribute cache on every visibility read, so the deletion's reads exhaust that budget, every
+# attempt fails with "System Persistence Max QPS Reached" and starts again, and the server spun on
+# that for hours (a fifth of a core, and slower benchmarks). The budget the CLI gives the history
+# service, and one gentle deleting activity per namespace, let the deletions finish in seconds.
+DYNAMIC_CONFIG=(
+  --dynamic-config-value worker.persistenceMaxQPS=45000
+  --dynamic-config-value frontend.deleteNamespaceConcurrentDeleteExecutionsActivities=1
+  --dynamic-config-value frontend.deleteNamespaceDeleteActivityRPS=20
+)
 
 ensure_namespaces() {
   search_attributes_registered && return 0
@@ -86,6 +99,7 @@ up() {
     --db-filename "$TEMPORAL_DATA/temporal.db" \
     --sqlite-pragma journal_mode=WAL --sqlite-pragma synchronous=NORMAL \
     --log-format json --log-level warn \
+    "${DYNAMIC_CONFIG[@]}" \
     "${sa_args[@]}" </dev/null >"$TEMPORAL_LOG" 2>&1 &
   echo $! >"$TEMPORAL_PID"
   wait_until 120 temporal healthy || die "temporal did not become healthy in 120 s" "$TEMPORAL_LOG"
