@@ -5,6 +5,7 @@ import { withTimeout } from '../messaging/async';
 import type { FastPathDeliveries } from '../messaging/relay/fast-path-deliveries';
 import type { EventPublisher } from '../messaging/publisher';
 import type { Logger } from '../infra/logger';
+import { ROOT_CONTEXT, context } from '../infra/tracing';
 
 export interface PublishOrderEventsInput {
   orderId: string;
@@ -136,7 +137,9 @@ export class PublishingBesideAppend {
   publishLater(input: PublishOrderEventsInput): void {
     if (Date.now() < this.pausedUntil || this.queued.length >= (this.options.maxQueuedAppends ?? 10_000)) return;
     this.queued.push(input);
-    this.pump ??= this.publishQueued().finally(() => {
+    // Outside the span of the append that happens to start it: a batch holds other orders' events too
+    // (messaging/tracing.ts then continues each one's stored context).
+    this.pump ??= context.with(ROOT_CONTEXT, () => this.publishQueued()).finally(() => {
       this.pump = undefined;
     });
   }
