@@ -95,8 +95,9 @@ export function createOrderEventActivities(store: PostgresEventStore, publishing
       }
       const version = result.nextExpectedVersion;
       const range = { orderId: input.orderId, fromVersion: input.expectedVersion + 1, toVersion: version };
-      if (input.publish === 'later' && publishing !== undefined && version > input.expectedVersion) publishing.publishLater(range);
-      const published = input.publish === true && publishing !== undefined && version > input.expectedVersion && (await publishing.tryPublish(range));
+      const toPublish = publishing !== undefined && version > input.expectedVersion ? publishing : undefined;
+      if (input.publish === 'later') toPublish?.publishLater(range);
+      const published = input.publish === true && toPublish !== undefined && (await toPublish.tryPublish(range));
       return { version, duplicate: result.duplicate, published };
     },
   };

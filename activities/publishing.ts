@@ -120,7 +120,7 @@ export class PublishingBesideAppend {
   async tryPublish(input: PublishOrderEventsInput): Promise<boolean> {
     if (Date.now() < this.pausedUntil) return false;
     try {
-      await withTimeout(publishCommitted(this.deps, input), this.timeoutMs, () => new Error(`not confirmed within ${this.timeoutMs} ms`));
+      await this.bounded(publishCommitted(this.deps, input));
       return true;
     } catch (err) {
       this.failed(err, input.orderId, 'the publishing activity takes over');
@@ -154,16 +154,21 @@ export class PublishingBesideAppend {
     while (this.queued.length > 0) {
       const ranges = this.queued.splice(0, perBatch);
       try {
-        await withTimeout(
-          (async () => publishToEveryBroker(this.deps, (await Promise.all(ranges.map((range) => readCommitted(this.deps.store, range)))).flat()))(),
-          this.timeoutMs,
-          () => new Error(`not confirmed within ${this.timeoutMs} ms`),
-        );
+        await this.bounded(this.publishRanges(ranges));
       } catch (err) {
         this.queued.length = 0;
         this.failed(err, ranges[0]!.orderId, 'the outbox relay delivers');
       }
     }
+  }
+
+  private async publishRanges(ranges: readonly PublishOrderEventsInput[]): Promise<void> {
+    const events = await Promise.all(ranges.map((range) => readCommitted(this.deps.store, range)));
+    await publishToEveryBroker(this.deps, events.flat());
+  }
+
+  private bounded(publishing: Promise<unknown>): Promise<unknown> {
+    return withTimeout(publishing, this.timeoutMs, () => new Error(`not confirmed within ${this.timeoutMs} ms`));
   }
 
   private failed(err: unknown, orderId: string, fallback: string): void {

@@ -209,18 +209,22 @@ describe('outbox relay (real Postgres, RabbitMQ and Kafka)', () => {
     }
   });
 
+  // For the fast-path tests: a real client aimed at a port where no broker listens (every send fails),
+  // an order's events as the workflow hands them over, and what the store and the delivery record hold.
+  const deadKafkaPublisher = (clientId: string): KafkaPublisher =>
+    new KafkaPublisher({ kafka: createKafka(clientId, { brokers: ['127.0.0.1:1'], retry: { retries: 0 }, logCreator: kafkaLogCreator(logger) }), logger, sendTimeoutMs: 500 });
+  const domainEvents = (orderId: string, count: number, fromVersion = 0): OrderEvent[] =>
+    orderEvents(orderId, count, fromVersion).map(({ type, data }) => ({ type, data }) as OrderEvent);
+  const storedIds = async (orderId: string): Promise<string[]> => (await store.readStream(orderStreamId(orderId))).map((e) => e.eventId);
+  const recorded = async (orderId: string): Promise<number> =>
+    (await new FastPathDeliveries(db).among((await store.readStream(orderStreamId(orderId))).map((e) => e.globalPosition))).delivered.size;
+
   it('the append activity publishes what it appended to both brokers; on a broker failure it leaves that to the publishing activity', async () => {
     const own = await openOwnTopic('beside-append', logger);
     const { publisher: ownKafka, tap: topicTap } = own;
-    // A real client aimed at a port where no broker listens: every send fails.
-    const deadKafka = new KafkaPublisher({ kafka: createKafka('dead', { brokers: ['127.0.0.1:1'], retry: { retries: 0 }, logCreator: kafkaLogCreator(logger) }), logger, sendTimeoutMs: 500 });
-    const domainEvents = (orderId: string, count: number, fromVersion = 0): OrderEvent[] =>
-      orderEvents(orderId, count, fromVersion).map(({ type, data }) => ({ type, data }) as OrderEvent);
-    const storedIds = async (orderId: string): Promise<string[]> => (await store.readStream(orderStreamId(orderId))).map((e) => e.eventId);
+    const deadKafka = deadKafkaPublisher('dead');
     try {
       const deliveries = new FastPathDeliveries(db);
-      const recorded = async (orderId: string): Promise<number> =>
-        (await deliveries.among((await store.readStream(orderStreamId(orderId))).map((e) => e.globalPosition))).delivered.size;
       const healthy = createOrderEventActivities(store, new PublishingBesideAppend({ store, publishers: [rabbit, ownKafka], deliveries }));
       const orderId = randomUUID();
       await expect(healthy.appendOrderEvents({ orderId, expectedVersion: 0, events: domainEvents(orderId, 2), publish: true })).resolves.toEqual({
@@ -272,10 +276,7 @@ describe('outbox relay (real Postgres, RabbitMQ and Kafka)', () => {
   it("an append asked to publish 'later' answers once stored, then publishes in the background: the appends queued meanwhile in one send, each order in version order; a failure leaves them to the relay", async () => {
     const own = await openOwnTopic('beside-append-later', logger);
     const { publisher: ownKafka, tap: topicTap } = own;
-    const deadKafka = new KafkaPublisher({ kafka: createKafka('dead-later', { brokers: ['127.0.0.1:1'], retry: { retries: 0 }, logCreator: kafkaLogCreator(logger) }), logger, sendTimeoutMs: 500 });
-    const domainEvents = (orderId: string, count: number, fromVersion = 0): OrderEvent[] =>
-      orderEvents(orderId, count, fromVersion).map(({ type, data }) => ({ type, data }) as OrderEvent);
-    const storedIds = async (orderId: string): Promise<string[]> => (await store.readStream(orderStreamId(orderId))).map((e) => e.eventId);
+    const deadKafka = deadKafkaPublisher('dead-later');
     // Kafka's sends are counted, and the first one is held until released: what is appended meanwhile queues.
     const sends: number[] = [];
     let release: () => void = () => undefined;
@@ -292,8 +293,6 @@ describe('outbox relay (real Postgres, RabbitMQ and Kafka)', () => {
     };
     try {
       const deliveries = new FastPathDeliveries(db);
-      const recorded = async (orderId: string): Promise<number> =>
-        (await deliveries.among((await store.readStream(orderStreamId(orderId))).map((e) => e.globalPosition))).delivered.size;
       const publishing = new PublishingBesideAppend({ store, publishers: [rabbit, countedKafka], deliveries });
       const activities = createOrderEventActivities(store, publishing);
       const orders = Array.from({ length: 5 }, () => randomUUID());
